@@ -1,0 +1,802 @@
+/*
+ * csv.c - the streaming tick CSV reader and its number parsers (csv.h).
+ *
+ * Design notes
+ *
+ *  1. One fixed buffer of r->cap bytes; buf[start..end) holds bytes read
+ *     but not yet consumed. A line is split off with memchr('\n'). When no
+ *     newline is left, fill() moves the partial tail to the front and reads
+ *     more behind it. The buffer never grows.
+ *  2. A line that does not fit (no newline in a full buffer) is reported
+ *     once as bad, counted as one line, and then skipped: `skipping` drops
+ *     bytes until the next newline. So a line needs length + 1 <= cap.
+ *  3. Files and memory go through the same fill(): a memory source only
+ *     copies its bytes in instead of calling read(), so the fuzzer and the
+ *     tests exercise the real line splitting, tail moves and long lines.
+ *  4. A read error is sticky (`failed`): ticks already parsed in the
+ *     current call are returned first, then every later call returns 0 with
+ *     FXP_EIO.
+ *  5. The reader parses, it does not validate: NaN, crossed or negative
+ *     prices come out as ticks for the validator (validate.h) to reject.
+ *     Only text that is not a number, timestamp or symbol is a bad line.
+ *  6. fxp_parse_double uses Clinger's fast path: a decimal mantissa
+ *     m <= 2^53 and a power of ten 10^k with |k| <= 22 are both exact
+ *     doubles, so one IEEE multiplication or division rounds m * 10^k
+ *     correctly, exactly as strtod would. Anything else (more than 19
+ *     significant digits, larger exponents) is handed to strtod on a
+ *     bounded local copy after our own grammar check, so strtod never sees
+ *     hex floats, "nan(...)" or trailing text. This needs FLT_EVAL_METHOD 0
+ *     (SSE2 doubles) and the C locale's decimal point, which the library
+ *     never changes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fxpipe/csv.h"
+#include "fxpipe/err.h"
+#include "fxpipe/symbol.h"
+#include "fxpipe/time.h"
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+#define DEFAULT_BUF (1u << 20)
+#define MIN_BUF     16u
+#define MAX_BUF     (1u << 30)
+/* Longest number text handed to strtod (note 6); longer is EPARSE. */
+#define SLOW_NUM_MAX 256
+/* Bytes of a bad field quoted in a detail message. */
+#define SHOW_MAX 40
+
+/* What a column holds. */
+enum col_role {
+    COL_NONE = 0,
+    COL_SYM,
+    COL_TS,
+    COL_BID,
+    COL_ASK,
+    COL_VOL,
+    COL_ROLES
+};
+
+static const char *const role_name[COL_ROLES] = {"",    "symbol", "ts",
+                                                 "bid", "ask",    "volume"};
+
+/* Header spellings (compared case-insensitively) and their roles. */
+static const struct {
+    const char *name;
+    enum col_role role;
+} header_names[] = {
+    {"symbol", COL_SYM},   {"pair", COL_SYM},     {"ticker", COL_SYM},
+    {"ts", COL_TS},        {"timestamp", COL_TS}, {"time", COL_TS},
+    {"bid", COL_BID},      {"bidprice", COL_BID}, {"ask", COL_ASK},
+    {"askprice", COL_ASK}, {"volume", COL_VOL},
+};
+
+/* next_line() results. */
+enum { LINE_OK, LINE_EOF, LINE_LONG, LINE_EIO };
+
+struct fxp_csv_reader {
+    /* source: a file descriptor, or memory when fd < 0 (note 3) */
+    int fd;          /* -1 for a memory source */
+    bool close_fd;   /* false for standard input */
+    const char *mem; /* memory source bytes */
+    size_t mem_len;  /* their length */
+    size_t mem_pos;  /* bytes already copied into buf */
+    /* the buffer (note 1) */
+    char *buf;     /* cap bytes */
+    size_t cap;    /* buffer size */
+    size_t start;  /* first unconsumed byte */
+    size_t end;    /* one past the last byte read */
+    bool eof;      /* the source returned end of file */
+    bool skipping; /* dropping the rest of an over-long line (note 2) */
+    bool failed;   /* a read failed (note 4) */
+    int io_errno;  /* errno of that failure */
+    /* layout, from the header */
+    unsigned char *role;   /* enum col_role by column index */
+    size_t ncols;          /* fields per line */
+    bool has_sym;          /* a symbol column exists */
+    bool has_vol;          /* a volume column exists */
+    uint32_t fixed_sym;    /* symbol id when !has_sym */
+    struct fxp_symtab *st; /* borrowed */
+    /* the last symbol spelling seen and its id */
+    char last_raw[FXP_SYMBOL_MAX * 2];
+    size_t last_len; /* 0 = none */
+    uint32_t last_sym;
+    /* counters and reporting */
+    uint64_t lines; /* lines seen, header included */
+    uint64_t bad;   /* lines rejected */
+    fxp_csv_bad_fn on_bad;
+    void *ud;
+    char *path; /* display name, owned */
+};
+
+/* ------------------------------------------------------------------------
+ * Numbers
+ */
+
+static const double pow10_exact[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Case-insensitive comparison of s[0..len) with a lower-case word. */
+static bool word_eq(const char *s, size_t len, const char *word)
+{
+    size_t i;
+
+    for (i = 0; i < len && word[i] != '\0'; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != word[i])
+            return false;
+    }
+    return i == len && word[i] == '\0';
+}
+
+int fxp_parse_double(const char *s, size_t len, double *out)
+{
+    const char *p = s, *e = s + len;
+    bool neg = false, any = false, many = false;
+    uint64_t m = 0;
+    int nd = 0;     /* significant digits in m */
+    long exp10 = 0; /* value = m * 10^exp10 (when !many) */
+
+    if (p < e && (*p == '-' || *p == '+'))
+        neg = *p++ == '-';
+    if (p == e)
+        return FXP_EPARSE;
+    if (!is_digit(*p) && *p != '.') {
+        /* NaN and infinities are numbers here; the validator rejects them
+         * with their own reasons (note 5). */
+        if (word_eq(p, (size_t)(e - p), "nan")) {
+            *out = neg ? -NAN : NAN;
+            return FXP_OK;
+        }
+        if (word_eq(p, (size_t)(e - p), "inf") ||
+            word_eq(p, (size_t)(e - p), "infinity")) {
+            *out = neg ? -INFINITY : INFINITY;
+            return FXP_OK;
+        }
+        return FXP_EPARSE;
+    }
+    for (; p < e && is_digit(*p); p++) {
+        any = true;
+        if (nd < 19) {
+            m = m * 10 + (uint64_t)(*p - '0');
+            nd += m != 0; /* leading zeros are not significant */
+        } else {
+            many = true;
+        }
+    }
+    if (p < e && *p == '.') {
+        for (p++; p < e && is_digit(*p); p++) {
+            any = true;
+            if (nd < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                nd += m != 0;
+                exp10--;
+            } else {
+                many = true;
+            }
+        }
+    }
+    if (!any)
+        return FXP_EPARSE;
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        bool eneg = false;
+        long ev = 0;
+
+        p++;
+        if (p < e && (*p == '-' || *p == '+'))
+            eneg = *p++ == '-';
+        if (p == e || !is_digit(*p))
+            return FXP_EPARSE;
+        for (; p < e && is_digit(*p); p++)
+            if (ev < 100000) /* saturate: far beyond any double */
+                ev = ev * 10 + (*p - '0');
+        exp10 += eneg ? -ev : ev;
+    }
+    if (p != e)
+        return FXP_EPARSE;
+
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    if (!many && m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+        double d = (double)m;
+        d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
+        *out = neg ? -d : d;
+        return FXP_OK;
+    }
+#else
+    (void)pow10_exact;
+#endif
+    if (m == 0 && !many) {
+        *out = neg ? -0.0 : 0.0;
+        return FXP_OK;
+    }
+    {
+        char tmp[SLOW_NUM_MAX];
+        char *end;
+        double d;
+
+        if (len >= sizeof tmp)
+            return FXP_EPARSE;
+        memcpy(tmp, s, len);
+        tmp[len] = '\0';
+        d = strtod(tmp, &end); /* ERANGE: +-HUGE_VAL or a denormal/0 */
+        if (end != tmp + len)
+            return FXP_EPARSE;
+        *out = d;
+    }
+    return FXP_OK;
+}
+
+int fxp_parse_int64(const char *s, size_t len, int64_t *out)
+{
+    const char *p = s, *e = s + len;
+    bool neg = false;
+    uint64_t v = 0, limit;
+
+    if (p < e && (*p == '-' || *p == '+'))
+        neg = *p++ == '-';
+    if (p == e)
+        return FXP_EPARSE;
+    limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; p < e; p++) {
+        unsigned d;
+
+        if (!is_digit(*p))
+            return FXP_EPARSE;
+        d = (unsigned)(*p - '0');
+        if (v > (limit - d) / 10)
+            return FXP_EPARSE; /* overflow */
+        v = v * 10 + d;
+    }
+    if (neg)
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    else
+        *out = (int64_t)v;
+    return FXP_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Buffer and lines (notes 1-4)
+ */
+
+/* Move the unconsumed tail to the front and read more behind it. Sets eof
+ * at end of input. Returns 0, or -1 on a read error (sticky). */
+static int fill(struct fxp_csv_reader *r)
+{
+    size_t space;
+
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    space = r->cap - r->end;
+    if (space == 0)
+        return 0; /* caller handles a full buffer */
+    if (r->fd < 0) {
+        size_t k = r->mem_len - r->mem_pos;
+
+        if (k > space)
+            k = space;
+        if (k == 0)
+            r->eof = true;
+        memcpy(r->buf + r->end, r->mem + r->mem_pos, k);
+        r->mem_pos += k;
+        r->end += k;
+        return 0;
+    }
+    for (;;) {
+        ssize_t k = read(r->fd, r->buf + r->end, space);
+
+        if (k > 0) {
+            r->end += (size_t)k;
+            return 0;
+        }
+        if (k == 0) {
+            r->eof = true;
+            return 0;
+        }
+        if (errno != EINTR) {
+            r->failed = true;
+            r->io_errno = errno;
+            return -1;
+        }
+    }
+}
+
+/* The next line into [*lp, *lp + *ln), without its '\n' (a '\r' stays).
+ * Counts it in r->lines. LINE_LONG: an over-long line was counted and will
+ * be skipped (note 2). */
+static int next_line(struct fxp_csv_reader *r, const char **lp, size_t *ln)
+{
+    for (;;) {
+        char *s = r->buf + r->start;
+        size_t avail = r->end - r->start;
+        char *nl = avail ? memchr(s, '\n', avail) : NULL;
+
+        if (nl != NULL) {
+            r->start += (size_t)(nl - s) + 1;
+            if (r->skipping) {
+                r->skipping = false; /* the long line ends here */
+                continue;
+            }
+            r->lines++;
+            *lp = s;
+            *ln = (size_t)(nl - s);
+            return LINE_OK;
+        }
+        if (r->skipping) {
+            r->start = r->end = 0;
+            if (r->eof) {
+                r->skipping = false;
+                return LINE_EOF;
+            }
+        } else if (r->eof) {
+            if (avail == 0)
+                return LINE_EOF;
+            r->start = r->end; /* a last line without '\n' */
+            r->lines++;
+            *lp = s;
+            *ln = avail;
+            return LINE_OK;
+        } else if (avail == r->cap) {
+            r->start = r->end = 0;
+            r->skipping = true;
+            r->lines++;
+            return LINE_LONG;
+        }
+        if (r->failed || fill(r) != 0)
+            return LINE_EIO;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Lines into ticks
+ */
+
+/* Copy s[0..n) into dst for a message: at most SHOW_MAX bytes, bytes that
+ * are not printable ASCII as '?', "..." when cut. */
+static const char *show(char *dst, size_t dstlen, const char *s, size_t n)
+{
+    size_t i, k = n < SHOW_MAX ? n : SHOW_MAX;
+
+    for (i = 0; i < k && i + 4 < dstlen; i++)
+        dst[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    if (i < n && i + 4 <= dstlen) {
+        memcpy(dst + i, "...", 3);
+        i += 3;
+    }
+    dst[i] = '\0';
+    return dst;
+}
+
+static void PRINTF_LIKE(3, 4)
+    report(struct fxp_csv_reader *r, fxp_reason reason, const char *fmt, ...)
+{
+    char detail[192];
+    va_list ap;
+
+    r->bad++;
+    if (r->on_bad == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    r->on_bad(r->ud, r->path, r->lines, reason, detail);
+}
+
+static void trim(const char **s, size_t *n)
+{
+    const char *p = *s, *e = *s + *n;
+
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (e - p >= 2 && *p == '"' && e[-1] == '"') {
+        p++;
+        e--;
+    }
+    *s = p;
+    *n = (size_t)(e - p);
+}
+
+static bool is_blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t')
+            return false;
+    return true;
+}
+
+/* Parse one data line (without '\n' and '\r') into *t. Returns true for a
+ * tick; false when the line was reported bad. */
+static bool parse_line(struct fxp_csv_reader *r, const char *p, size_t n,
+                       struct fxp_tick *t)
+{
+    const char *f[COL_ROLES] = {0};
+    size_t fl[COL_ROLES] = {0};
+    const char *q = p, *e = p + n;
+    size_t col = 0;
+    char shown[SHOW_MAX + 8];
+    int rc;
+
+    for (;;) {
+        const char *c = q;
+
+        while (c < e && *c != ',')
+            c++;
+        if (col < r->ncols && r->role[col] != COL_NONE) {
+            f[r->role[col]] = q;
+            fl[r->role[col]] = (size_t)(c - q);
+        }
+        col++;
+        if (c == e)
+            break;
+        q = c + 1;
+    }
+    if (col != r->ncols) {
+        report(r, FXP_R_PARSE, "expected %zu fields, got %zu", r->ncols, col);
+        return false;
+    }
+    for (int k = COL_SYM; k < COL_ROLES; k++)
+        if (f[k] != NULL)
+            trim(&f[k], &fl[k]);
+
+    rc = fxp_parse_int64(f[COL_TS], fl[COL_TS], &t->ts_ms);
+    if (rc != FXP_OK)
+        rc = fxp_time_parse(f[COL_TS], fl[COL_TS], &t->ts_ms);
+    if (rc != FXP_OK) {
+        report(r, FXP_R_PARSE, "column 'ts': %s '%s'",
+               rc == FXP_ERANGE ? "timestamp out of range" : "bad timestamp",
+               show(shown, sizeof shown, f[COL_TS], fl[COL_TS]));
+        return false;
+    }
+    for (int k = COL_BID; k <= COL_ASK; k++) {
+        double *dst = k == COL_BID ? &t->bid : &t->ask;
+
+        if (fxp_parse_double(f[k], fl[k], dst) != FXP_OK) {
+            report(r, FXP_R_PARSE, "column '%s': not a number '%s'",
+                   role_name[k], show(shown, sizeof shown, f[k], fl[k]));
+            return false;
+        }
+    }
+    t->volume = 0;
+    t->flags = 0;
+    if (r->has_vol && fl[COL_VOL] > 0) {
+        if (fxp_parse_double(f[COL_VOL], fl[COL_VOL], &t->volume) != FXP_OK) {
+            report(r, FXP_R_PARSE, "column 'volume': not a number '%s'",
+                   show(shown, sizeof shown, f[COL_VOL], fl[COL_VOL]));
+            return false;
+        }
+        t->flags = FXP_TICK_HAS_VOLUME;
+    }
+    /* The symbol goes last so that only good lines add names. */
+    if (!r->has_sym) {
+        t->sym = r->fixed_sym;
+    } else if (fl[COL_SYM] == r->last_len && r->last_len != 0 &&
+               memcmp(f[COL_SYM], r->last_raw, r->last_len) == 0) {
+        t->sym = r->last_sym;
+    } else {
+        rc = fxp_symtab_intern(r->st, f[COL_SYM], fl[COL_SYM], &t->sym);
+        if (rc != FXP_OK) {
+            report(r, FXP_R_SYMBOL, "column 'symbol': %s '%s'",
+                   rc == FXP_ETOOLARGE ? "symbol table is full, cannot add"
+                                       : "unknown symbol format",
+                   show(shown, sizeof shown, f[COL_SYM], fl[COL_SYM]));
+            return false;
+        }
+        if (fl[COL_SYM] <= sizeof r->last_raw) {
+            memcpy(r->last_raw, f[COL_SYM], fl[COL_SYM]);
+            r->last_len = fl[COL_SYM];
+            r->last_sym = t->sym;
+        }
+    }
+    return true;
+}
+
+size_t fxp_csv_read(struct fxp_csv_reader *r, struct fxp_tick *out, size_t cap,
+                    int *err)
+{
+    return fxp_csv_read_lines(r, out, NULL, cap, err);
+}
+
+size_t fxp_csv_read_lines(struct fxp_csv_reader *r, struct fxp_tick *out,
+                          uint64_t *line_nos, size_t cap, int *err)
+{
+    size_t n = 0;
+
+    *err = FXP_OK;
+    if (r->failed) {
+        *err = FXP_EIO;
+        return 0;
+    }
+    while (n < cap) {
+        const char *p;
+        size_t len;
+        int rc = next_line(r, &p, &len);
+
+        if (rc == LINE_EOF)
+            break;
+        if (rc == LINE_EIO) {
+            if (n == 0)
+                *err = FXP_EIO; /* else on the next call (note 4) */
+            break;
+        }
+        if (rc == LINE_LONG) {
+            report(r, FXP_R_PARSE, "line longer than the %zu-byte buffer",
+                   r->cap);
+            continue;
+        }
+        if (len > 0 && p[len - 1] == '\r')
+            len--;
+        if (len == 0 || ((*p == ' ' || *p == '\t') && is_blank(p, len)))
+            continue;
+        if (parse_line(r, p, len, &out[n])) {
+            if (line_nos != NULL)
+                line_nos[n] = r->lines;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------
+ * Opening: the header
+ */
+
+static void PRINTF_LIKE(3, 4)
+    set_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errbuf == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Read the header line and lay out the columns. */
+static int read_header(struct fxp_csv_reader *r, char *errbuf, size_t errlen)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+    size_t where[COL_ROLES] = {0}; /* column index + 1 per role */
+    const char *p, *q, *e;
+    size_t n, col;
+    char shown[SHOW_MAX + 8];
+
+    for (;;) {
+        int rc = next_line(r, &p, &n);
+
+        if (rc == LINE_EOF) {
+            set_err(errbuf, errlen, "no header in '%s'", r->path);
+            return FXP_EPARSE;
+        }
+        if (rc == LINE_EIO) {
+            char msg[128];
+
+            if (strerror_r(r->io_errno, msg, sizeof msg) != 0)
+                snprintf(msg, sizeof msg, "error %d", r->io_errno);
+            set_err(errbuf, errlen, "cannot read '%s': %s", r->path, msg);
+            return FXP_EIO;
+        }
+        if (rc == LINE_LONG) {
+            set_err(errbuf, errlen,
+                    "header of '%s' is longer than the %zu-byte buffer",
+                    r->path, r->cap);
+            return FXP_EPARSE;
+        }
+        if (r->lines == 1 && n >= 3 && memcmp(p, bom, 3) == 0) {
+            p += 3;
+            n -= 3;
+        }
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (!is_blank(p, n))
+            break;
+    }
+
+    r->ncols = 1;
+    for (size_t i = 0; i < n; i++)
+        r->ncols += p[i] == ',';
+    r->role = calloc(r->ncols, 1);
+    if (r->role == NULL)
+        return FXP_ENOMEM;
+    e = p + n;
+    for (q = p, col = 0;; col++) {
+        const char *c = memchr(q, ',', (size_t)(e - q));
+        const char *name = q;
+        size_t len = (size_t)((c ? c : e) - q);
+        size_t h;
+
+        trim(&name, &len);
+        for (h = 0; h < sizeof header_names / sizeof header_names[0]; h++)
+            if (word_eq(name, len, header_names[h].name))
+                break;
+        if (h < sizeof header_names / sizeof header_names[0]) {
+            enum col_role role = header_names[h].role;
+
+            if (where[role] != 0) {
+                set_err(errbuf, errlen,
+                        "duplicate '%s' column ('%s') in header of '%s'",
+                        role_name[role], show(shown, sizeof shown, name, len),
+                        r->path);
+                return FXP_EPARSE;
+            }
+            where[role] = col + 1;
+            r->role[col] = (unsigned char)role;
+        }
+        if (c == NULL)
+            break;
+        q = c + 1;
+    }
+    for (int k = COL_TS; k <= COL_ASK; k++) {
+        if (where[k] == 0) {
+            set_err(errbuf, errlen, "no '%s' column in header of '%s'",
+                    role_name[k], r->path);
+            return FXP_EPARSE;
+        }
+    }
+    r->has_sym = where[COL_SYM] != 0;
+    r->has_vol = where[COL_VOL] != 0;
+    return FXP_OK;
+}
+
+/* Everything but the source: buffer, options, header. */
+static int open_common(struct fxp_csv_reader *r, const char *name,
+                       const struct fxp_csv_opts *opts, struct fxp_symtab *st,
+                       char *errbuf, size_t errlen)
+{
+    size_t cap = opts && opts->buf_size ? opts->buf_size : DEFAULT_BUF;
+    int rc;
+
+    r->path = malloc(strlen(name) + 1);
+    if (r->path == NULL)
+        return FXP_ENOMEM;
+    memcpy(r->path, name, strlen(name) + 1);
+    r->cap = cap < MIN_BUF ? MIN_BUF : cap > MAX_BUF ? MAX_BUF : cap;
+    r->buf = malloc(r->cap);
+    if (r->buf == NULL)
+        return FXP_ENOMEM;
+    r->st = st;
+    if (opts != NULL) {
+        r->on_bad = opts->on_bad;
+        r->ud = opts->ud;
+    }
+    rc = read_header(r, errbuf, errlen);
+    if (rc != FXP_OK)
+        return rc;
+    if (!r->has_sym) {
+        const char *sym = opts ? opts->symbol : NULL;
+
+        if (sym == NULL) {
+            set_err(errbuf, errlen,
+                    "no 'symbol' column in header of '%s' and no symbol "
+                    "given",
+                    r->path);
+            return FXP_EINVAL;
+        }
+        rc = fxp_symtab_intern(st, sym, strlen(sym), &r->fixed_sym);
+        if (rc == FXP_ETOOLARGE) {
+            set_err(errbuf, errlen, "symbol table is full, cannot add '%s'",
+                    sym);
+            return rc;
+        }
+        if (rc != FXP_OK) {
+            set_err(errbuf, errlen, "unknown symbol format '%s'", sym);
+            return FXP_EINVAL;
+        }
+    }
+    return FXP_OK;
+}
+
+int fxp_csv_open(const char *path, const struct fxp_csv_opts *opts,
+                 struct fxp_symtab *st, struct fxp_csv_reader **out,
+                 char *errbuf, size_t errlen)
+{
+    struct fxp_csv_reader *r;
+    bool is_stdin = strcmp(path, "-") == 0;
+    int rc;
+
+    *out = NULL;
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return FXP_ENOMEM;
+    if (is_stdin) {
+        r->fd = STDIN_FILENO;
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            char msg[128];
+            int e = errno;
+
+            if (strerror_r(e, msg, sizeof msg) != 0)
+                snprintf(msg, sizeof msg, "error %d", e);
+            set_err(errbuf, errlen, "cannot open '%s': %s", path, msg);
+            free(r);
+            return e == ENOENT ? FXP_ENOENT : FXP_EIO;
+        }
+        r->close_fd = true;
+#ifdef POSIX_FADV_SEQUENTIAL
+        (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    }
+    rc = open_common(r, is_stdin ? "<stdin>" : path, opts, st, errbuf, errlen);
+    if (rc != FXP_OK) {
+        if (rc == FXP_ENOMEM)
+            set_err(errbuf, errlen, "out of memory opening '%s'", path);
+        fxp_csv_close(r);
+        return rc;
+    }
+    *out = r;
+    return FXP_OK;
+}
+
+int fxp_csv_open_mem(const char *data, size_t len, const char *name,
+                     const struct fxp_csv_opts *opts, struct fxp_symtab *st,
+                     struct fxp_csv_reader **out, char *errbuf, size_t errlen)
+{
+    struct fxp_csv_reader *r;
+    int rc;
+
+    *out = NULL;
+    r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return FXP_ENOMEM;
+    r->fd = -1;
+    r->mem = data;
+    r->mem_len = data ? len : 0;
+    rc = open_common(r, name ? name : "<memory>", opts, st, errbuf, errlen);
+    if (rc != FXP_OK) {
+        if (rc == FXP_ENOMEM)
+            set_err(errbuf, errlen, "out of memory opening '%s'",
+                    name ? name : "<memory>");
+        fxp_csv_close(r);
+        return rc;
+    }
+    *out = r;
+    return FXP_OK;
+}
+
+void fxp_csv_close(struct fxp_csv_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->close_fd)
+        close(r->fd);
+    free(r->buf);
+    free(r->role);
+    free(r->path);
+    free(r);
+}
+
+uint64_t fxp_csv_lines(const struct fxp_csv_reader *r)
+{
+    return r->lines;
+}
+
+uint64_t fxp_csv_bad_lines(const struct fxp_csv_reader *r)
+{
+    return r->bad;
+}
