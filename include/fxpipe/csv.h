@@ -39,7 +39,8 @@ struct fxp_csv_opts {
  * interned into `st` (borrowed). Errors: FXP_ENOENT/FXP_EIO (cannot
  * open/read), FXP_EPARSE (missing or unusable header, e.g. no `bid`
  * column; errbuf says which), FXP_EINVAL (no symbol column and no
- * opts->symbol, or a bad opts->symbol). */
+ * opts->symbol, or a bad opts->symbol), FXP_ETOOLARGE (`st` is full and
+ * cannot take opts->symbol), FXP_ENOMEM. *out is NULL on failure. */
 int fxp_csv_open(const char *path, const struct fxp_csv_opts *opts,
                  struct fxp_symtab *st, struct fxp_csv_reader **out,
                  char *errbuf, size_t errlen);
@@ -76,7 +77,11 @@ uint64_t fxp_csv_bad_lines(const struct fxp_csv_reader *r);
 /* Fast number parsers used by the readers (exposed for tests/fuzzing).
  * Both parse exactly s[0..len) and return FXP_OK or FXP_EPARSE.
  * fxp_parse_double gives the correctly rounded double for plain decimal
- * text ("1.10427", "-3", "1e-5"), like strtod. */
+ * text ("1.10427", "-3", "1e-5"), like strtod; "nan", "inf" and
+ * "infinity" (any case, signed) give NaN/Inf so that the validator can
+ * reject them by name; hex floats, white space, trailing text and numbers
+ * of 256 characters or more are FXP_EPARSE. fxp_parse_int64 takes an
+ * optional sign and decimal digits; overflow is FXP_EPARSE. */
 int fxp_parse_double(const char *s, size_t len, double *out);
 int fxp_parse_int64(const char *s, size_t len, int64_t *out);
 
