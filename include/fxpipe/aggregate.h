@@ -41,7 +41,7 @@ struct fxp_agg_cfg {
     unsigned tf_mask;       /* timeframes to emit (1u << fxp_tf) */
     fxp_price price;        /* price basis for bars built from quotes */
     int64_t lateness_ms;    /* allowed lateness, >= 0 */
-    fxp_source source;      /* written into every bar */
+    fxp_origin source;      /* written into every bar */
     uint32_t rank;          /* version rank; 0 = the source's default */
     uint32_t max_symbols;   /* symbol ids must be < this */
 };

@@ -12,11 +12,11 @@
 
 /* Where a record came from. The numeric value is the source's default rank
  * in bar versions (version.h): a higher rank wins over a lower one. */
-typedef enum fxp_source {
+typedef enum fxp_origin {
     FXP_SRC_HISTORICAL = 1, /* downloaded or imported history */
     FXP_SRC_GAPFILL = 2,    /* live gap-fill (back-fill of a live gap) */
     FXP_SRC_LIVE = 3        /* captured from a live feed */
-} fxp_source;
+} fxp_origin;
 
 #define FXP_TICK_HAS_VOLUME 0x1u /* volume field carries a real volume */
 
@@ -42,7 +42,7 @@ struct fxp_bar {
     uint32_t n_ticks; /* quotes (or 1m input bars' quote counts) merged */
     uint32_t sym;     /* symbol id */
     uint8_t tf;       /* fxp_tf (timeframe.h) */
-    uint8_t source;   /* fxp_source */
+    uint8_t source;   /* fxp_origin */
     uint16_t flags;   /* reserved, 0 */
 };
 

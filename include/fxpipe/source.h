@@ -1,0 +1,109 @@
+/*
+ * source.h - where ticks and bars come from: files in the common FX
+ * formats, a tick file replayed as a live feed, and the synthetic feed.
+ *
+ * One handle type for all of them, so a pipeline reads every source the
+ * same way; each backend is one file in src/source/. A source yields
+ * either ticks or bars (fxp_source_kind). Records that cannot be parsed
+ * are reported through the callback (file:line and reason) and skipped.
+ * One thread per source.
+ */
+#ifndef FXPIPE_SOURCE_H
+#define FXPIPE_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fxpipe/csv.h"
+#include "fxpipe/types.h"
+
+struct fxp_symtab;
+struct fxp_source;
+
+typedef enum fxp_kind { FXP_KIND_TICKS = 0, FXP_KIND_BARS = 1 } fxp_kind;
+
+typedef enum fxp_format {
+    FXP_FMT_AUTO = 0,  /* decide from the first line and the file name */
+    FXP_FMT_GENERIC,   /* header symbol,ts,bid,ask[,volume] or
+                          symbol,ts,open,high,low,close,volume */
+    FXP_FMT_HISTDATA,  /* HistData.com ASCII, EST (UTC-5, no DST) */
+    FXP_FMT_DUKASCOPY  /* Dukascopy CSV exports, UTC Unix ms */
+} fxp_format;
+
+const char *fxp_format_name(fxp_format f);
+int fxp_format_parse(const char *s, fxp_format *out);
+const char *fxp_kind_name(fxp_kind k);
+int fxp_kind_parse(const char *s, fxp_kind *out);
+
+struct fxp_source_opts {
+    fxp_format format;     /* FXP_FMT_AUTO by default */
+    int kind;              /* fxp_kind, or -1 to decide from the file */
+    const char *symbol;    /* for files without a symbol column */
+    fxp_csv_bad_fn on_bad; /* may be NULL */
+    void *ud;
+    /* Diagnostics such as "symbol 'EURUSD' taken from the file name";
+     * may be NULL. */
+    void (*on_note)(void *ud, const char *msg);
+};
+
+void fxp_source_opts_default(struct fxp_source_opts *o);
+
+/* Open a file ("-" = stdin). Errors: FXP_ENOENT/FXP_EIO (cannot open),
+ * FXP_EPARSE (unknown or inconsistent format: errbuf says what was
+ * expected), FXP_EINVAL (no symbol: none in the file, its name or opts). */
+int fxp_source_open_file(const char *path, const struct fxp_source_opts *o,
+                         struct fxp_symtab *st, struct fxp_source **out,
+                         char *errbuf, size_t errlen);
+
+/* The synthetic live feed (deterministic from the seed). */
+struct fxp_synth_cfg {
+    uint64_t seed;
+    const char *symbols;  /* comma-separated, e.g. "EURUSD,XAUUSD" */
+    int64_t from_ms;      /* first instant */
+    int64_t to_ms;        /* end (exclusive) */
+    double quotes_per_sec;/* mean quote rate per symbol when open (2.0) */
+    double quiet_prob;    /* chance per hour of a quiet spell (0) */
+    double outage_prob;   /* chance per day of a feed outage (0) */
+    double bad_prob;      /* fraction of bad quotes (0) */
+    const struct fxp_calendar *cal; /* silent when closed (borrowed) */
+};
+
+void fxp_synth_cfg_default(struct fxp_synth_cfg *c);
+
+int fxp_source_open_synthetic(const struct fxp_synth_cfg *c,
+                              struct fxp_symtab *st, struct fxp_source **out,
+                              char *errbuf, size_t errlen);
+
+/* Pace a tick source like a live feed: speed 1 = real time, N = N times
+ * faster, 0 = as fast as possible. Takes ownership of `inner`. */
+int fxp_source_pace(struct fxp_source *inner, double speed,
+                    struct fxp_source **out);
+
+/* What the source yields. */
+fxp_kind fxp_source_kind(const struct fxp_source *s);
+
+/* A short description for logs: "histdata ticks 'DAT_...csv'". */
+const char *fxp_source_describe(const struct fxp_source *s);
+
+/* Read up to cap records. pos[i] (pos may be NULL) gets the line number
+ * (files) or sequence number (feeds) of record i. Returns the count, 0 at
+ * the end; on a read error returns 0 with *err set (else FXP_OK). Reading
+ * the wrong kind returns 0 with *err = FXP_EINVAL. */
+size_t fxp_source_read_ticks(struct fxp_source *s, struct fxp_tick *out,
+                             uint64_t *pos, size_t cap, int *err);
+size_t fxp_source_read_bars(struct fxp_source *s, struct fxp_bar *out,
+                            uint64_t *pos, size_t cap, int *err);
+
+/* Progress for progress bars: bytes (files) or ms of feed time done and
+ * the total; total 0 when unknown. */
+void fxp_source_progress(const struct fxp_source *s, uint64_t *done,
+                         uint64_t *total);
+
+/* Ask a blocking source (a paced feed) to return from read at once; safe
+ * from a signal handler or another thread. */
+void fxp_source_interrupt(struct fxp_source *s);
+
+void fxp_source_close(struct fxp_source *s);
+
+#endif

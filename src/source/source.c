@@ -1,0 +1,124 @@
+/* source.c - the source handle: dispatch to a backend's ops (source_int.h)
+ * and the names of formats and kinds. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fxpipe/err.h"
+#include "source/source_int.h"
+
+struct fxp_source {
+    const struct fxp_source_ops *ops;
+    void *impl;
+    char desc[256];
+};
+
+static const char *const format_names[] = {"auto", "generic", "histdata",
+                                           "dukascopy"};
+
+const char *fxp_format_name(fxp_format f)
+{
+    return (unsigned)f < 4 ? format_names[f] : "?";
+}
+
+int fxp_format_parse(const char *s, fxp_format *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, format_names[i])) {
+            *out = (fxp_format)i;
+            return FXP_OK;
+        }
+    return FXP_EINVAL;
+}
+
+const char *fxp_kind_name(fxp_kind k)
+{
+    return k == FXP_KIND_BARS ? "bars" : "ticks";
+}
+
+int fxp_kind_parse(const char *s, fxp_kind *out)
+{
+    if (!strcmp(s, "ticks"))
+        *out = FXP_KIND_TICKS;
+    else if (!strcmp(s, "bars"))
+        *out = FXP_KIND_BARS;
+    else
+        return FXP_EINVAL;
+    return FXP_OK;
+}
+
+void fxp_source_opts_default(struct fxp_source_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->format = FXP_FMT_AUTO;
+    o->kind = -1;
+}
+
+struct fxp_source *fxp__source_new(const struct fxp_source_ops *ops,
+                                   void *impl, const char *desc)
+{
+    struct fxp_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        ops->close(impl);
+        return NULL;
+    }
+    s->ops = ops;
+    s->impl = impl;
+    size_t n = strlen(desc);
+    if (n >= sizeof s->desc)
+        n = sizeof s->desc - 1;
+    memcpy(s->desc, desc, n);
+    s->desc[n] = '\0';
+    return s;
+}
+
+fxp_kind fxp_source_kind(const struct fxp_source *s)
+{
+    return s->ops->read_bars ? FXP_KIND_BARS : FXP_KIND_TICKS;
+}
+
+const char *fxp_source_describe(const struct fxp_source *s)
+{
+    return s->desc;
+}
+
+size_t fxp_source_read_ticks(struct fxp_source *s, struct fxp_tick *out,
+                             uint64_t *pos, size_t cap, int *err)
+{
+    if (!s->ops->read_ticks) {
+        *err = FXP_EINVAL;
+        return 0;
+    }
+    return s->ops->read_ticks(s->impl, out, pos, cap, err);
+}
+
+size_t fxp_source_read_bars(struct fxp_source *s, struct fxp_bar *out,
+                            uint64_t *pos, size_t cap, int *err)
+{
+    if (!s->ops->read_bars) {
+        *err = FXP_EINVAL;
+        return 0;
+    }
+    return s->ops->read_bars(s->impl, out, pos, cap, err);
+}
+
+void fxp_source_progress(const struct fxp_source *s, uint64_t *done,
+                         uint64_t *total)
+{
+    *done = *total = 0;
+    if (s->ops->progress)
+        s->ops->progress(s->impl, done, total);
+}
+
+void fxp_source_interrupt(struct fxp_source *s)
+{
+    if (s->ops->interrupt)
+        s->ops->interrupt(s->impl);
+}
+
+void fxp_source_close(struct fxp_source *s)
+{
+    if (!s)
+        return;
+    s->ops->close(s->impl);
+    free(s);
+}
