@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-dev
       libcmocka-dev libinih-dev libsqlite3-dev sqlite3 tzdata
-      python3 python3-pandas)
+      python3 python3-pandas bc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

@@ -77,4 +77,16 @@ size_t fxp_cal_count_bars(const struct fxp_calendar *cal,
                           const struct fxp_align *al, fxp_tf tf, int64_t from,
                           int64_t to);
 
+/* A cursor for many is-open questions in (mostly) increasing time: it
+ * remembers the open or closed stretch of the last answer, so a stream of
+ * ticks costs one comparison per tick. Zero-initialise, set cal. */
+struct fxp_cal_cursor {
+    const struct fxp_calendar *cal;
+    int64_t lo, hi; /* the last answer holds for [lo, hi) */
+    bool open;
+};
+
+/* fxp_cal_is_open through the cursor's cache. */
+bool fxp_cal_cursor_is_open(struct fxp_cal_cursor *c, int64_t ts);
+
 #endif

@@ -88,24 +88,6 @@ static void on_bad_line(void *ud, const char *path, uint64_t line_no,
     reject(ud, line_no, r, detail);
 }
 
-/* Market-hours filter with a cached open or closed range. */
-struct hours {
-    const struct fxp_calendar *cal;
-    int64_t lo, hi;
-    bool open;
-};
-
-static bool market_open(struct hours *h, int64_t ts)
-{
-    if (ts >= h->lo && ts < h->hi)
-        return h->open;
-    h->open = fxp_cal_is_open(h->cal, ts);
-    h->lo = ts;
-    h->hi = h->open ? fxp_cal_next_close(h->cal, ts)
-                    : fxp_cal_next_open(h->cal, ts);
-    return h->open;
-}
-
 int cmd_resample(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -253,7 +235,7 @@ int cmd_resample(int argc, char **argv)
     if (fputs(FXP_BAR_CSV_HEADER "\n", rs.out) == EOF)
         rs.write_err = 1;
 
-    struct hours hours = {.cal = core.cal, .lo = 0, .hi = 0};
+    struct fxp_cal_cursor hours = {.cal = core.cal};
     uint64_t n_read = 0;
     size_t n;
     while ((n = fxp_csv_read_lines(rd, ticks, lines, BATCH, &rc)) > 0) {
@@ -262,7 +244,7 @@ int cmd_resample(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             fxp_reason r = fxp_validate_tick(v, &ticks[i]);
             if (r == FXP_R_OK && !all_hours &&
-                !market_open(&hours, ticks[i].ts_ms))
+                !fxp_cal_cursor_is_open(&hours, ticks[i].ts_ms))
                 r = FXP_R_CLOSED;
             if (r != FXP_R_OK) {
                 char detail[256];

@@ -400,3 +400,14 @@ size_t fxp_cal_count_bars(const struct fxp_calendar *cal,
 {
     return bars(cal, al, tf, from, to, NULL, 0);
 }
+
+bool fxp_cal_cursor_is_open(struct fxp_cal_cursor *c, int64_t ts)
+{
+    if (ts >= c->lo && ts < c->hi)
+        return c->open;
+    c->open = fxp_cal_is_open(c->cal, ts);
+    c->lo = ts;
+    c->hi = c->open ? fxp_cal_next_close(c->cal, ts)
+                    : fxp_cal_next_open(c->cal, ts);
+    return c->open;
+}

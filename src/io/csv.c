@@ -3,23 +3,19 @@
  *
  * Design notes
  *
- *  1. One fixed buffer of r->cap bytes; buf[start..end) holds bytes read
- *     but not yet consumed. A line is split off with memchr('\n'). When no
- *     newline is left, fill() moves the partial tail to the front and reads
- *     more behind it. The buffer never grows.
- *  2. A line that does not fit (no newline in a full buffer) is reported
- *     once as bad, counted as one line, and then skipped: `skipping` drops
- *     bytes until the next newline. So a line needs length + 1 <= cap.
- *  3. Files and memory go through the same fill(): a memory source only
- *     copies its bytes in instead of calling read(), so the fuzzer and the
- *     tests exercise the real line splitting, tail moves and long lines.
- *  4. A read error is sticky (`failed`): ticks already parsed in the
- *     current call are returned first, then every later call returns 0 with
- *     FXP_EIO.
- *  5. The reader parses, it does not validate: NaN, crossed or negative
+ *  1. Lines come from a line reader (linereader.h): one fixed buffer,
+ *     lines crossing its boundary, CRLF, a BOM on line 1, and over-long
+ *     lines, which are reported here as bad and skipped. Files and memory
+ *     go through the same buffer code, so the fuzzer and the tests
+ *     exercise the real line splitting. r->line_no is the number of the
+ *     line being parsed, for reports and line_nos[].
+ *  2. A read error is sticky in the line reader: ticks already parsed in
+ *     the current call are returned first, then every later call returns 0
+ *     with FXP_EIO.
+ *  3. The reader parses, it does not validate: NaN, crossed or negative
  *     prices come out as ticks for the validator (validate.h) to reject.
  *     Only text that is not a number, timestamp or symbol is a bad line.
- *  6. fxp_parse_double uses Clinger's fast path: a decimal mantissa
+ *  4. fxp_parse_double uses Clinger's fast path: a decimal mantissa
  *     m <= 2^53 and a power of ten 10^k with |k| <= 22 are both exact
  *     doubles, so one IEEE multiplication or division rounds m * 10^k
  *     correctly, exactly as strtod would. Anything else (more than 19
@@ -29,8 +25,6 @@
  *     (SSE2 doubles) and the C locale's decimal point, which the library
  *     never changes.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -38,10 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fxpipe/csv.h"
 #include "fxpipe/err.h"
+#include "fxpipe/linereader.h"
 #include "fxpipe/symbol.h"
 #include "fxpipe/time.h"
 
@@ -51,10 +45,7 @@
 #define PRINTF_LIKE(f, a)
 #endif
 
-#define DEFAULT_BUF (1u << 20)
-#define MIN_BUF     16u
-#define MAX_BUF     (1u << 30)
-/* Longest number text handed to strtod (note 6); longer is EPARSE. */
+/* Longest number text handed to strtod (note 4); longer is EPARSE. */
 #define SLOW_NUM_MAX 256
 /* Bytes of a bad field quoted in a detail message. */
 #define SHOW_MAX 40
@@ -84,25 +75,9 @@ static const struct {
     {"askprice", COL_ASK}, {"volume", COL_VOL},
 };
 
-/* next_line() results. */
-enum { LINE_OK, LINE_EOF, LINE_LONG, LINE_EIO };
-
 struct fxp_csv_reader {
-    /* source: a file descriptor, or memory when fd < 0 (note 3) */
-    int fd;          /* -1 for a memory source */
-    bool close_fd;   /* false for standard input */
-    const char *mem; /* memory source bytes */
-    size_t mem_len;  /* their length */
-    size_t mem_pos;  /* bytes already copied into buf */
-    /* the buffer (note 1) */
-    char *buf;     /* cap bytes */
-    size_t cap;    /* buffer size */
-    size_t start;  /* first unconsumed byte */
-    size_t end;    /* one past the last byte read */
-    bool eof;      /* the source returned end of file */
-    bool skipping; /* dropping the rest of an over-long line (note 2) */
-    bool failed;   /* a read failed (note 4) */
-    int io_errno;  /* errno of that failure */
+    struct fxp_linereader *lr; /* owned (note 1) */
+    uint64_t line_no;          /* the line being parsed */
     /* layout, from the header */
     unsigned char *role;   /* enum col_role by column index */
     size_t ncols;          /* fields per line */
@@ -115,11 +90,10 @@ struct fxp_csv_reader {
     size_t last_len; /* 0 = none */
     uint32_t last_sym;
     /* counters and reporting */
-    uint64_t lines; /* lines seen, header included */
-    uint64_t bad;   /* lines rejected */
+    uint64_t bad; /* lines rejected */
     fxp_csv_bad_fn on_bad;
     void *ud;
-    char *path; /* display name, owned */
+    const char *path; /* display name, the line reader's */
 };
 
 /* ------------------------------------------------------------------------
@@ -164,7 +138,7 @@ int fxp_parse_double(const char *s, size_t len, double *out)
         return FXP_EPARSE;
     if (!is_digit(*p) && *p != '.') {
         /* NaN and infinities are numbers here; the validator rejects them
-         * with their own reasons (note 5). */
+         * with their own reasons (note 3). */
         if (word_eq(p, (size_t)(e - p), "nan")) {
             *out = neg ? -NAN : NAN;
             return FXP_OK;
@@ -276,101 +250,6 @@ int fxp_parse_int64(const char *s, size_t len, int64_t *out)
 }
 
 /* ------------------------------------------------------------------------
- * Buffer and lines (notes 1-4)
- */
-
-/* Move the unconsumed tail to the front and read more behind it. Sets eof
- * at end of input. Returns 0, or -1 on a read error (sticky). */
-static int fill(struct fxp_csv_reader *r)
-{
-    size_t space;
-
-    if (r->start > 0) {
-        memmove(r->buf, r->buf + r->start, r->end - r->start);
-        r->end -= r->start;
-        r->start = 0;
-    }
-    space = r->cap - r->end;
-    if (space == 0)
-        return 0; /* caller handles a full buffer */
-    if (r->fd < 0) {
-        size_t k = r->mem_len - r->mem_pos;
-
-        if (k > space)
-            k = space;
-        if (k == 0)
-            r->eof = true;
-        memcpy(r->buf + r->end, r->mem + r->mem_pos, k);
-        r->mem_pos += k;
-        r->end += k;
-        return 0;
-    }
-    for (;;) {
-        ssize_t k = read(r->fd, r->buf + r->end, space);
-
-        if (k > 0) {
-            r->end += (size_t)k;
-            return 0;
-        }
-        if (k == 0) {
-            r->eof = true;
-            return 0;
-        }
-        if (errno != EINTR) {
-            r->failed = true;
-            r->io_errno = errno;
-            return -1;
-        }
-    }
-}
-
-/* The next line into [*lp, *lp + *ln), without its '\n' (a '\r' stays).
- * Counts it in r->lines. LINE_LONG: an over-long line was counted and will
- * be skipped (note 2). */
-static int next_line(struct fxp_csv_reader *r, const char **lp, size_t *ln)
-{
-    for (;;) {
-        char *s = r->buf + r->start;
-        size_t avail = r->end - r->start;
-        char *nl = avail ? memchr(s, '\n', avail) : NULL;
-
-        if (nl != NULL) {
-            r->start += (size_t)(nl - s) + 1;
-            if (r->skipping) {
-                r->skipping = false; /* the long line ends here */
-                continue;
-            }
-            r->lines++;
-            *lp = s;
-            *ln = (size_t)(nl - s);
-            return LINE_OK;
-        }
-        if (r->skipping) {
-            r->start = r->end = 0;
-            if (r->eof) {
-                r->skipping = false;
-                return LINE_EOF;
-            }
-        } else if (r->eof) {
-            if (avail == 0)
-                return LINE_EOF;
-            r->start = r->end; /* a last line without '\n' */
-            r->lines++;
-            *lp = s;
-            *ln = avail;
-            return LINE_OK;
-        } else if (avail == r->cap) {
-            r->start = r->end = 0;
-            r->skipping = true;
-            r->lines++;
-            return LINE_LONG;
-        }
-        if (r->failed || fill(r) != 0)
-            return LINE_EIO;
-    }
-}
-
-/* ------------------------------------------------------------------------
  * Lines into ticks
  */
 
@@ -402,7 +281,7 @@ static void PRINTF_LIKE(3, 4)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    r->on_bad(r->ud, r->path, r->lines, reason, detail);
+    r->on_bad(r->ud, r->path, r->line_no, reason, detail);
 }
 
 static void trim(const char **s, size_t *n)
@@ -527,34 +406,30 @@ size_t fxp_csv_read_lines(struct fxp_csv_reader *r, struct fxp_tick *out,
     size_t n = 0;
 
     *err = FXP_OK;
-    if (r->failed) {
-        *err = FXP_EIO;
-        return 0;
-    }
     while (n < cap) {
-        const char *p;
-        size_t len;
-        int rc = next_line(r, &p, &len);
+        struct fxp_line ln;
+        fxp_line_status rc = fxp_linereader_next(r->lr, &ln);
+        const char *p = ln.p;
+        size_t len = ln.len;
 
-        if (rc == LINE_EOF)
+        if (rc == FXP_LINE_EOF)
             break;
-        if (rc == LINE_EIO) {
+        if (rc == FXP_LINE_EIO) {
             if (n == 0)
-                *err = FXP_EIO; /* else on the next call (note 4) */
+                *err = FXP_EIO; /* else on the next call (note 2) */
             break;
         }
-        if (rc == LINE_LONG) {
+        r->line_no = ln.no;
+        if (rc == FXP_LINE_LONG) {
             report(r, FXP_R_PARSE, "line longer than the %zu-byte buffer",
-                   r->cap);
+                   fxp_linereader_buf_size(r->lr));
             continue;
         }
-        if (len > 0 && p[len - 1] == '\r')
-            len--;
         if (len == 0 || ((*p == ' ' || *p == '\t') && is_blank(p, len)))
             continue;
         if (parse_line(r, p, len, &out[n])) {
             if (line_nos != NULL)
-                line_nos[n] = r->lines;
+                line_nos[n] = ln.no;
             n++;
         }
     }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# All benchmarks, side by side with their peers; figures go to stdout.
+# usage: bench/run.sh BUILD_DIR
+set -euo pipefail
+build=${1:-build}
+here=$(dirname "$0")
+echo "== engine (in memory)"; "$build/bench/bench_engine" 10000000 5
+echo "== resample vs pandas"; "$here/resample_vs_pandas.sh" "$build" 10000000 3
+for b in "$build"/bench/bench_store; do
+  [ -x "$b" ] && { echo "== store"; "$b"; }
+done
