@@ -42,10 +42,10 @@ struct fxp_config {
     /* [feed] */
     char feed_feed[FXP_CONFIG_PATH_MAX];    /* "synthetic" | "replay:FILE" */
     char feed_symbols[FXP_CONFIG_LIST_MAX]; /* "EURUSD,GBPUSD,..." */
-    char feed_from[64];        /* ISO-8601 or Unix ms; "" = last week */
-    char feed_to[64];          /* same; "" = end of that week */
-    char feed_speed[32];       /* "max" or a factor (1 = real time) */
-    int64_t feed_seed;         /* synthetic feed's random seed */
+    char feed_from[64];         /* ISO-8601 or Unix ms; "" = last week */
+    char feed_to[64];           /* exclusive; "" = end of last week */
+    char feed_speed[32];        /* "max" or a factor (1 = real time) */
+    int64_t feed_seed;          /* synthetic feed's random seed */
     double feed_quotes_per_sec; /* synthetic quotes per second per symbol */
 
     /* [bars] */
@@ -85,8 +85,8 @@ void fxp_config_init(struct fxp_config *c);
  * value. Messages name the file and line:
  * "config 'f.ini' line 5: 'store.busy_timeout_ms' must be between 0 and
  * 600000, got '-1'". */
-int fxp_config_load_file(struct fxp_config *c, const char *path,
-                         char *errbuf, size_t errlen);
+int fxp_config_load_file(struct fxp_config *c, const char *path, char *errbuf,
+                         size_t errlen);
 
 /* Apply INI text held in memory; name stands for the file in messages. */
 int fxp_config_load_string(struct fxp_config *c, const char *text,
@@ -97,8 +97,8 @@ int fxp_config_load_string(struct fxp_config *c, const char *text,
  * no entry are ignored, as is FXPIPE_CONFIG (it names the file). Returns
  * FXP_OK or the error of the first bad value, as "environment
  * FXPIPE_STORE_BUSY_TIMEOUT_MS: ...". */
-int fxp_config_load_env(struct fxp_config *c, char *const *envp,
-                        char *errbuf, size_t errlen);
+int fxp_config_load_env(struct fxp_config *c, char *const *envp, char *errbuf,
+                        size_t errlen);
 
 /* Set entry name ("store.db") from text, validated as in a file, and
  * record origin (an fxp_config_origin). Returns FXP_OK, FXP_ENOENT for an
@@ -108,7 +108,8 @@ int fxp_config_set(struct fxp_config *c, const char *name, const char *value,
 
 /* fxp_config_init(), then one file: path if not NULL, else
  * $FXPIPE_CONFIG if set and not empty, else ./fxpipe.ini if it exists,
- * else none; then the process environment. Returns as those do. */
+ * else none; then the process environment. Returns as those do; on
+ * failure *c holds the defaults. */
 int fxp_config_load_all(struct fxp_config *c, const char *path_or_null,
                         char *errbuf, size_t errlen);
 
@@ -132,7 +133,9 @@ bool fxp_config_env_known(const char *var);
 /* Write *c as an INI file that fxp_config_load_file() reads back to the
  * same values: a [section] per group, each entry's help as a comment and
  * its origin as an inline comment ("db = x.db  ; from env
- * FXPIPE_STORE_DB"). Returns FXP_OK or FXP_EIO when f reports an error. */
+ * FXPIPE_STORE_DB"). Returns FXP_OK, FXP_EIO when f reports an error, or
+ * FXP_EINVAL when a field written by hand holds no valid value (it is
+ * printed as a comment). */
 int fxp_config_print(const struct fxp_config *c, FILE *f);
 
 /* Write the entry table as a Markdown table (docs/configuration.md).

@@ -6,10 +6,11 @@
  * ignored). `ts` is Unix milliseconds or ISO-8601 UTC (time.h). Files
  * without a symbol column take the symbol from the options. Bad lines are
  * reported through a callback with file, line number and reason and are
- * skipped; reading goes on. The reader reuses one fixed-size buffer:
- * memory does not grow with file size, and a line (with its newline) that
- * does not fit in the buffer is reported as bad and skipped. A UTF-8 BOM,
- * CRLF line ends and blank lines are accepted. One thread per reader.
+ * skipped; reading goes on. Lines come from a line reader (linereader.h)
+ * with one fixed-size buffer: memory does not grow with file size, and a
+ * line (with its newline) that does not fit in the buffer is reported as
+ * bad and skipped. A UTF-8 BOM, CRLF line ends and blank lines are
+ * accepted. One thread per reader.
  */
 #ifndef FXPIPE_CSV_H
 #define FXPIPE_CSV_H
@@ -22,6 +23,7 @@
 
 struct fxp_symtab;
 struct fxp_csv_reader;
+struct fxp_linereader;
 
 /* Called for every line that cannot be turned into a tick. `detail` is a
  * short explanation ("column 'bid': not a number 'abc'"). */
@@ -55,6 +57,15 @@ int fxp_csv_open_mem(const char *data, size_t len, const char *name,
                      const struct fxp_csv_opts *opts, struct fxp_symtab *st,
                      struct fxp_csv_reader **out, char *errbuf, size_t errlen);
 
+/* Like fxp_csv_open, but read the lines of an open line reader from where
+ * it stands (so that a caller may look at the first line, unread it and
+ * hand the reader over; opts->buf_size is not used). Takes ownership of
+ * `lr`, also on failure. */
+int fxp_csv_open_reader(struct fxp_linereader *lr,
+                        const struct fxp_csv_opts *opts, struct fxp_symtab *st,
+                        struct fxp_csv_reader **out, char *errbuf,
+                        size_t errlen);
+
 /* Close and free; NULL is a no-op. */
 void fxp_csv_close(struct fxp_csv_reader *r);
 
@@ -73,6 +84,11 @@ size_t fxp_csv_read_lines(struct fxp_csv_reader *r, struct fxp_tick *out,
 /* Lines seen so far (header included) and lines rejected. */
 uint64_t fxp_csv_lines(const struct fxp_csv_reader *r);
 uint64_t fxp_csv_bad_lines(const struct fxp_csv_reader *r);
+
+/* Bytes consumed and the input's size (0 when unknown: standard input,
+ * pipes), for progress bars. */
+void fxp_csv_progress(const struct fxp_csv_reader *r, uint64_t *done,
+                      uint64_t *total);
 
 /* Fast number parsers used by the readers (exposed for tests/fuzzing).
  * Both parse exactly s[0..len) and return FXP_OK or FXP_EPARSE.

@@ -34,6 +34,7 @@ struct fxp_pipeline_cfg {
     size_t batch_size;              /* records per batch (4096) */
     size_t queue_batches;           /* capacity of each queue (16) */
     bool keep_ticks;                /* hand accepted ticks to the store */
+    int write_delay_ms;             /* test knob: a slower store (0) */
 };
 
 void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,

@@ -8,7 +8,12 @@
 #include "cli/commands.h"
 #include "fxpipe/calendar.h"
 #include "fxpipe/err.h"
+#include "fxpipe/store.h"
 #include "fxpipe/tz.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 void fxp_cli_core_init(struct fxp_cli_core *c)
 {
@@ -59,4 +64,69 @@ double fxp_cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int fxp_cli_config_load(struct fxp_config *cfg, const char *path,
+                        const char *cmd)
+{
+    char err[600];
+    int rc = fxp_config_load_all(cfg, path, err, sizeof err);
+    if (rc != FXP_OK) {
+        fxp_cli_error(cmd, "%s", err);
+        return rc == FXP_ENOENT || rc == FXP_EIO ? FXP_EXIT_IO : FXP_EXIT_USAGE;
+    }
+    return FXP_EXIT_OK;
+}
+
+void fxp_cli_store_init(struct fxp_cli_store *cs)
+{
+    memset(cs, 0, sizeof *cs);
+}
+
+/* The file behind a SQLite URL ("sqlite:x.db" or "x.db"), else NULL. */
+static const char *sqlite_path(const char *url)
+{
+    if (!strncmp(url, "sqlite:", 7))
+        return url + 7;
+    return strstr(url, "://") ? NULL : url;
+}
+
+int fxp_cli_store_open(struct fxp_cli_store *cs, const char *cmd, bool create)
+{
+    if (!cs->have_cfg) {
+        int status = fxp_cli_config_load(&cs->cfg, cs->config, cmd);
+        if (status != FXP_EXIT_OK)
+            return status;
+    }
+    if (!cs->url) {
+        snprintf(cs->url_buf, sizeof cs->url_buf, "%s", cs->cfg.store_db);
+        cs->url = cs->url_buf;
+    }
+    const char *path = sqlite_path(cs->url);
+    struct stat sb;
+    if (!create && path && stat(path, &sb) != 0) {
+        fxp_cli_error(cmd,
+                      "no database '%s' (nothing stored yet? 'fxpipe run' or "
+                      "'fxpipe import' create one)",
+                      path);
+        return FXP_EXIT_IO;
+    }
+    struct fxp_store_opts so;
+    fxp_store_opts_default(&so);
+    so.busy_timeout_ms = (int)cs->cfg.store_busy_timeout_ms;
+    so.keep_ticks = cs->cfg.store_keep_ticks;
+    so.tick_retention_ms = cs->cfg.store_tick_retention_days * 86400000LL;
+    char err[600];
+    int rc = fxp_store_open(cs->url, &so, &cs->store, err, sizeof err);
+    if (rc != FXP_OK) {
+        fxp_cli_error(cmd, "%s", err);
+        return rc == FXP_EINVAL ? FXP_EXIT_USAGE : FXP_EXIT_IO;
+    }
+    return FXP_EXIT_OK;
+}
+
+void fxp_cli_store_close(struct fxp_cli_store *cs)
+{
+    fxp_store_close(cs->store);
+    cs->store = NULL;
 }

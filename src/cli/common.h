@@ -6,7 +6,10 @@
 #ifndef FXPIPE_CLI_COMMON_H
 #define FXPIPE_CLI_COMMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "fxpipe/config.h"
 
 #include "fxpipe/timeframe.h"
 
@@ -28,6 +31,30 @@ void fxp_cli_core_init(struct fxp_cli_core *c);
  * returns non-zero on failure. */
 int fxp_cli_core_open(struct fxp_cli_core *c, const char *cmd);
 void fxp_cli_core_close(struct fxp_cli_core *c);
+
+/* A store named by --db/--store, else by the configuration's store.db. */
+struct fxp_cli_store {
+    const char *url;       /* from a flag, or NULL */
+    const char *config;    /* --config FILE, or NULL */
+    struct fxp_config cfg; /* loaded by _open unless have_cfg */
+    bool have_cfg;         /* cfg already holds the configuration */
+    struct fxp_store *store;
+    char url_buf[600];
+};
+
+void fxp_cli_store_init(struct fxp_cli_store *cs);
+
+/* Load the configuration, then open the store. With create false a SQLite
+ * file that does not exist is an error (reading commands must not create
+ * empty databases). Prints a clear error naming `cmd`; returns an exit
+ * status (FXP_EXIT_OK on success). */
+int fxp_cli_store_open(struct fxp_cli_store *cs, const char *cmd, bool create);
+void fxp_cli_store_close(struct fxp_cli_store *cs);
+
+/* Load the configuration (file, environment); prints errors. Returns an
+ * exit status. */
+int fxp_cli_config_load(struct fxp_config *cfg, const char *path,
+                        const char *cmd);
 
 /* Parse a whole decimal integer in [min, max]; 0 on success. */
 int fxp_cli_int(const char *s, int64_t min, int64_t max, int64_t *out);

@@ -15,7 +15,12 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", cmd_run, "the pipeline in one process: feed -> bars -> SQLite"},
+    {"import", cmd_import, "import tick or bar files into the store"},
+    {"export", cmd_export, "write stored bars as CSV or JSON lines"},
+    {"stats", cmd_stats, "what the store holds"},
     {"calendar", cmd_calendar, "print the forex market's open sessions"},
+    {"config", cmd_config, "print the effective configuration"},
     {"resample", cmd_resample, "turn a tick CSV into OHLCV bars (CSV)"},
 };
 

@@ -455,39 +455,29 @@ static void PRINTF_LIKE(3, 4)
 /* Read the header line and lay out the columns. */
 static int read_header(struct fxp_csv_reader *r, char *errbuf, size_t errlen)
 {
-    static const char bom[] = "\xEF\xBB\xBF";
     size_t where[COL_ROLES] = {0}; /* column index + 1 per role */
     const char *p, *q, *e;
     size_t n, col;
     char shown[SHOW_MAX + 8];
 
     for (;;) {
-        int rc = next_line(r, &p, &n);
+        struct fxp_line ln;
+        fxp_line_status rc = fxp_linereader_next(r->lr, &ln);
 
-        if (rc == LINE_EOF) {
+        if (rc == FXP_LINE_EOF) {
             set_err(errbuf, errlen, "no header in '%s'", r->path);
             return FXP_EPARSE;
         }
-        if (rc == LINE_EIO) {
-            char msg[128];
-
-            if (strerror_r(r->io_errno, msg, sizeof msg) != 0)
-                snprintf(msg, sizeof msg, "error %d", r->io_errno);
-            set_err(errbuf, errlen, "cannot read '%s': %s", r->path, msg);
-            return FXP_EIO;
-        }
-        if (rc == LINE_LONG) {
+        if (rc == FXP_LINE_EIO)
+            return fxp_linereader_error(r->lr, errbuf, errlen);
+        if (rc == FXP_LINE_LONG) {
             set_err(errbuf, errlen,
                     "header of '%s' is longer than the %zu-byte buffer",
-                    r->path, r->cap);
+                    r->path, fxp_linereader_buf_size(r->lr));
             return FXP_EPARSE;
         }
-        if (r->lines == 1 && n >= 3 && memcmp(p, bom, 3) == 0) {
-            p += 3;
-            n -= 3;
-        }
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
+        p = ln.p;
+        n = ln.len;
         if (!is_blank(p, n))
             break;
     }
@@ -538,28 +528,22 @@ static int read_header(struct fxp_csv_reader *r, char *errbuf, size_t errlen)
     return FXP_OK;
 }
 
-/* Everything but the source: buffer, options, header. */
-static int open_common(struct fxp_csv_reader *r, const char *name,
+/* Options and header, once the line reader is there. */
+static int open_common(struct fxp_csv_reader *r,
                        const struct fxp_csv_opts *opts, struct fxp_symtab *st,
                        char *errbuf, size_t errlen)
 {
-    size_t cap = opts && opts->buf_size ? opts->buf_size : DEFAULT_BUF;
     int rc;
 
-    r->path = malloc(strlen(name) + 1);
-    if (r->path == NULL)
-        return FXP_ENOMEM;
-    memcpy(r->path, name, strlen(name) + 1);
-    r->cap = cap < MIN_BUF ? MIN_BUF : cap > MAX_BUF ? MAX_BUF : cap;
-    r->buf = malloc(r->cap);
-    if (r->buf == NULL)
-        return FXP_ENOMEM;
+    r->path = fxp_linereader_name(r->lr);
     r->st = st;
     if (opts != NULL) {
         r->on_bad = opts->on_bad;
         r->ud = opts->ud;
     }
     rc = read_header(r, errbuf, errlen);
+    if (rc == FXP_ENOMEM)
+        set_err(errbuf, errlen, "out of memory opening '%s'", r->path);
     if (rc != FXP_OK)
         return rc;
     if (!r->has_sym) {
@@ -586,92 +570,84 @@ static int open_common(struct fxp_csv_reader *r, const char *name,
     return FXP_OK;
 }
 
-int fxp_csv_open(const char *path, const struct fxp_csv_opts *opts,
-                 struct fxp_symtab *st, struct fxp_csv_reader **out,
-                 char *errbuf, size_t errlen)
+int fxp_csv_open_reader(struct fxp_linereader *lr,
+                        const struct fxp_csv_opts *opts, struct fxp_symtab *st,
+                        struct fxp_csv_reader **out, char *errbuf,
+                        size_t errlen)
 {
     struct fxp_csv_reader *r;
-    bool is_stdin = strcmp(path, "-") == 0;
     int rc;
 
     *out = NULL;
     r = calloc(1, sizeof *r);
-    if (r == NULL)
+    if (r == NULL) {
+        set_err(errbuf, errlen, "out of memory opening '%s'",
+                fxp_linereader_name(lr));
+        fxp_linereader_close(lr);
         return FXP_ENOMEM;
-    if (is_stdin) {
-        r->fd = STDIN_FILENO;
-    } else {
-        r->fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (r->fd < 0) {
-            char msg[128];
-            int e = errno;
-
-            if (strerror_r(e, msg, sizeof msg) != 0)
-                snprintf(msg, sizeof msg, "error %d", e);
-            set_err(errbuf, errlen, "cannot open '%s': %s", path, msg);
-            free(r);
-            return e == ENOENT ? FXP_ENOENT : FXP_EIO;
-        }
-        r->close_fd = true;
-#ifdef POSIX_FADV_SEQUENTIAL
-        (void)posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
     }
-    rc = open_common(r, is_stdin ? "<stdin>" : path, opts, st, errbuf, errlen);
+    r->lr = lr;
+    rc = open_common(r, opts, st, errbuf, errlen);
     if (rc != FXP_OK) {
-        if (rc == FXP_ENOMEM)
-            set_err(errbuf, errlen, "out of memory opening '%s'", path);
         fxp_csv_close(r);
         return rc;
     }
     *out = r;
     return FXP_OK;
+}
+
+int fxp_csv_open(const char *path, const struct fxp_csv_opts *opts,
+                 struct fxp_symtab *st, struct fxp_csv_reader **out,
+                 char *errbuf, size_t errlen)
+{
+    struct fxp_linereader *lr;
+    int rc;
+
+    *out = NULL;
+    rc = fxp_linereader_open(path, opts ? opts->buf_size : 0, &lr, errbuf,
+                             errlen);
+    if (rc != FXP_OK)
+        return rc;
+    return fxp_csv_open_reader(lr, opts, st, out, errbuf, errlen);
 }
 
 int fxp_csv_open_mem(const char *data, size_t len, const char *name,
                      const struct fxp_csv_opts *opts, struct fxp_symtab *st,
                      struct fxp_csv_reader **out, char *errbuf, size_t errlen)
 {
-    struct fxp_csv_reader *r;
-    int rc;
+    struct fxp_linereader *lr;
 
     *out = NULL;
-    r = calloc(1, sizeof *r);
-    if (r == NULL)
+    if (fxp_linereader_open_mem(data, len, name, opts ? opts->buf_size : 0,
+                                &lr) != FXP_OK) {
+        set_err(errbuf, errlen, "out of memory opening '%s'",
+                name ? name : "<memory>");
         return FXP_ENOMEM;
-    r->fd = -1;
-    r->mem = data;
-    r->mem_len = data ? len : 0;
-    rc = open_common(r, name ? name : "<memory>", opts, st, errbuf, errlen);
-    if (rc != FXP_OK) {
-        if (rc == FXP_ENOMEM)
-            set_err(errbuf, errlen, "out of memory opening '%s'",
-                    name ? name : "<memory>");
-        fxp_csv_close(r);
-        return rc;
     }
-    *out = r;
-    return FXP_OK;
+    return fxp_csv_open_reader(lr, opts, st, out, errbuf, errlen);
 }
 
 void fxp_csv_close(struct fxp_csv_reader *r)
 {
     if (r == NULL)
         return;
-    if (r->close_fd)
-        close(r->fd);
-    free(r->buf);
+    fxp_linereader_close(r->lr);
     free(r->role);
-    free(r->path);
     free(r);
 }
 
 uint64_t fxp_csv_lines(const struct fxp_csv_reader *r)
 {
-    return r->lines;
+    return fxp_linereader_lines(r->lr);
 }
 
 uint64_t fxp_csv_bad_lines(const struct fxp_csv_reader *r)
 {
     return r->bad;
+}
+
+void fxp_csv_progress(const struct fxp_csv_reader *r, uint64_t *done,
+                      uint64_t *total)
+{
+    fxp_linereader_progress(r->lr, done, total);
 }

@@ -381,6 +381,12 @@ static void *writer_main(void *arg)
     void *item;
     while (fxp_queue_pop(p->q_out, &item, -1) == FXP_OK) {
         struct outb *o = item;
+        if (p->cfg->write_delay_ms > 0) {
+            struct timespec d = {p->cfg->write_delay_ms / 1000,
+                                 (long)(p->cfg->write_delay_ms % 1000) *
+                                     1000000L};
+            nanosleep(&d, NULL);
+        }
         if (!atomic_load(&p->failed)) {
             for (size_t i = 0; i < o->n_rejs; i++) {
                 const struct rej *r = &o->rejs[i];

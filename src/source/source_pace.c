@@ -106,8 +106,8 @@ static size_t pace_read(void *impl, struct fxp_tick *out, uint64_t *pos,
     size_t got = 0;
     *err = FXP_OK;
     for (;;) {
-        if (pc->head == pc->n && !pc->eof && !pc->pending_err &&
-            !refill(pc) && !pc->eof && !pc->pending_err) {
+        if (pc->head == pc->n && !pc->eof && !pc->pending_err && !refill(pc) &&
+            !pc->eof && !pc->pending_err) {
             /* The inner source would block: as if interrupted. */
             *err = got ? FXP_OK : FXP_EAGAIN;
             return got;
@@ -207,8 +207,8 @@ int fxp_source_pace(struct fxp_source *inner, double speed,
     atomic_init(&pc->interrupted, 0);
 
     char desc[256];
-    snprintf(desc, sizeof desc, "%.200s paced x%g",
-             fxp_source_describe(inner), speed);
+    snprintf(desc, sizeof desc, "%.200s paced x%g", fxp_source_describe(inner),
+             speed);
     *out = fxp__source_new(&pace_ops, pc, desc); /* closes pc on failure */
     return *out ? FXP_OK : FXP_ENOMEM;
 }

@@ -134,14 +134,10 @@ struct sym_spec {
 };
 
 static const struct sym_spec known[] = {
-    {"EURUSD", 1.08, 5, 0.00006, 1.1e-5},
-    {"GBPUSD", 1.27, 5, 0.00010, 1.3e-5},
-    {"USDJPY", 150.0, 3, 0.010, 1.4e-5},
-    {"XAUUSD", 2300.0, 2, 0.25, 2.2e-5},
-    {"AUDUSD", 0.66, 5, 0.00010, 1.4e-5},
-    {"USDCHF", 0.88, 5, 0.00012, 1.2e-5},
-    {"USDCAD", 1.36, 5, 0.00014, 1.0e-5},
-    {"NZDUSD", 0.60, 5, 0.00014, 1.5e-5},
+    {"EURUSD", 1.08, 5, 0.00006, 1.1e-5}, {"GBPUSD", 1.27, 5, 0.00010, 1.3e-5},
+    {"USDJPY", 150.0, 3, 0.010, 1.4e-5},  {"XAUUSD", 2300.0, 2, 0.25, 2.2e-5},
+    {"AUDUSD", 0.66, 5, 0.00010, 1.4e-5}, {"USDCHF", 0.88, 5, 0.00012, 1.2e-5},
+    {"USDCAD", 1.36, 5, 0.00014, 1.0e-5}, {"NZDUSD", 0.60, 5, 0.00014, 1.5e-5},
 };
 
 /* Value of one unit in USD, for crosses such as EURJPY. */
@@ -149,13 +145,11 @@ static const struct {
     const char *ccy;
     double usd;
 } ccys[] = {
-    {"USD", 1.0},        {"EUR", 1.08},       {"GBP", 1.27},
-    {"JPY", 1 / 150.0},  {"AUD", 0.66},       {"NZD", 0.60},
-    {"CHF", 1 / 0.88},   {"CAD", 1 / 1.36},   {"XAU", 2300.0},
-    {"XAG", 27.0},       {"SEK", 1 / 10.5},   {"NOK", 1 / 10.7},
-    {"DKK", 1 / 6.9},    {"PLN", 1 / 4.0},    {"MXN", 1 / 17.0},
-    {"ZAR", 1 / 18.5},   {"TRY", 1 / 32.0},   {"SGD", 1 / 1.35},
-    {"HKD", 1 / 7.8},    {"CNH", 1 / 7.2},
+    {"USD", 1.0},      {"EUR", 1.08},     {"GBP", 1.27},     {"JPY", 1 / 150.0},
+    {"AUD", 0.66},     {"NZD", 0.60},     {"CHF", 1 / 0.88}, {"CAD", 1 / 1.36},
+    {"XAU", 2300.0},   {"XAG", 27.0},     {"SEK", 1 / 10.5}, {"NOK", 1 / 10.7},
+    {"DKK", 1 / 6.9},  {"PLN", 1 / 4.0},  {"MXN", 1 / 17.0}, {"ZAR", 1 / 18.5},
+    {"TRY", 1 / 32.0}, {"SGD", 1 / 1.35}, {"HKD", 1 / 7.8},  {"CNH", 1 / 7.2},
 };
 
 static double ccy_usd(const char *c)
@@ -517,8 +511,7 @@ static bool is_prob(double p)
     return p >= 0 && p <= 1; /* false for NaN */
 }
 
-static int check_cfg(const struct fxp_synth_cfg *c, char *errbuf,
-                     size_t errlen)
+static int check_cfg(const struct fxp_synth_cfg *c, char *errbuf, size_t errlen)
 {
     if (!c->cal) {
         snprintf(errbuf, errlen, "synthetic feed needs a market calendar");
@@ -553,9 +546,8 @@ static int check_cfg(const struct fxp_synth_cfg *c, char *errbuf,
 }
 
 /* Intern the comma-separated list into ids[] (at most MAX_SYMBOLS). */
-static int parse_symbols(const char *list, struct fxp_symtab *st,
-                         uint32_t *ids, uint32_t *n_out, char *errbuf,
-                         size_t errlen)
+static int parse_symbols(const char *list, struct fxp_symtab *st, uint32_t *ids,
+                         uint32_t *n_out, char *errbuf, size_t errlen)
 {
     uint32_t n = 0;
     const char *p = list;
@@ -570,8 +562,7 @@ static int parse_symbols(const char *list, struct fxp_symtab *st,
         if (b > a) {
             if (n == MAX_SYMBOLS) {
                 snprintf(errbuf, errlen,
-                         "too many synthetic symbols: at most %d",
-                         MAX_SYMBOLS);
+                         "too many synthetic symbols: at most %d", MAX_SYMBOLS);
                 return FXP_EINVAL;
             }
             uint32_t id;
@@ -644,8 +635,7 @@ int fxp_source_open_synthetic(const struct fxp_synth_cfg *c,
     *out = NULL;
     if ((rc = check_cfg(c, errbuf, errlen)) != FXP_OK)
         return rc;
-    if ((rc = parse_symbols(c->symbols, st, ids, &n, errbuf, errlen)) !=
-        FXP_OK)
+    if ((rc = parse_symbols(c->symbols, st, ids, &n, errbuf, errlen)) != FXP_OK)
         return rc;
 
     struct synth *g = calloc(1, sizeof *g);
@@ -681,8 +671,9 @@ int fxp_source_open_synthetic(const struct fxp_synth_cfg *c,
     for (uint32_t i = n / 2; i-- > 0;)
         sift_down(g, i);
 
-    snprintf(desc, sizeof desc, "synthetic feed (%" PRIu32 " symbol%s, seed %" PRIu64 ")",
-             n, n == 1 ? "" : "s", c->seed);
+    snprintf(desc, sizeof desc,
+             "synthetic feed (%" PRIu32 " symbol%s, seed %" PRIu64 ")", n,
+             n == 1 ? "" : "s", c->seed);
     *out = fxp__source_new(&synth_ops, g, desc);
     if (!*out) {
         snprintf(errbuf, errlen, "cannot open synthetic feed: %s",

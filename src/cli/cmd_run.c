@@ -1,0 +1,298 @@
+/*
+ * cmd_run.c - `fxpipe run`: the main job on the embedded default.
+ *
+ * A live feed (synthetic by default, or a replayed tick file) through
+ * validate -> aggregate -> SQLite, all in this process, until the feed
+ * ends or SIGINT/SIGTERM; then a clean stop and a summary.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "cli/jobs.h"
+#include "fxpipe/calendar.h"
+#include "fxpipe/err.h"
+#include "fxpipe/source.h"
+#include "fxpipe/store.h"
+#include "fxpipe/symbol.h"
+#include "fxpipe/time.h"
+
+static const char usage_text[] =
+    "usage: fxpipe run [options]\n"
+    "\n"
+    "Run the pipeline in this process: a live feed -> validation ->\n"
+    "candles in every timeframe -> the SQLite store. With no options it\n"
+    "replays the last complete trading week of a synthetic feed (EURUSD,\n"
+    "GBPUSD, USDJPY, XAUUSD) as fast as possible into ./fxpipe.db.\n"
+    "SIGINT/SIGTERM stop cleanly (a second one exits at once).\n"
+    "\n"
+    "options (each also a config entry; see 'fxpipe config'):\n"
+    "  -c, --config FILE        configuration file (also $FXPIPE_CONFIG)\n"
+    "      --db PATH            database (store.db)\n"
+    "      --feed FEED          synthetic | replay:FILE (feed.feed)\n"
+    "      --symbols LIST       synthetic symbols (feed.symbols)\n"
+    "      --from WHEN          feed start, ISO-8601 or Unix ms (feed.from)\n"
+    "      --to WHEN            feed end (feed.to)\n"
+    "      --speed N|max        1 = real time, N x faster (feed.speed)\n"
+    "      --seed N             synthetic feed seed (feed.seed)\n"
+    "      --timeframes LIST    bars to build (bars.timeframes)\n"
+    "      --session NAME       ny-close | utc (bars.session)\n"
+    "      --price BASIS        mid | bid | ask (bars.price)\n"
+    "      --holidays WHICH     default | none | FILE (calendar.holidays)\n"
+    "      --keep-ticks         store raw ticks too (store.keep_ticks)\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "Exit status: 0 done, 1 the job failed, 2 bad usage/config, 3 a file\n"
+    "or the database is unusable.\n";
+
+struct run_ctx {
+    const struct fxp_config *cfg;
+    const struct fxp_cli_core *core;
+    struct fxp_symtab *st;
+    int64_t from, to;
+    double speed;
+};
+
+/* The last complete trading week before now: [close - 7 days, close) where
+ * close is the most recent session close in the past. */
+static void last_week(const struct fxp_calendar *cal, int64_t *from,
+                      int64_t *to)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000;
+    struct fxp_span s[64];
+    size_t n = fxp_cal_sessions(cal, now - 21 * FXP_MS_PER_DAY, now, s, 64);
+    if (n > 64)
+        n = 64;
+    int64_t close = now;
+    for (size_t i = n; i-- > 0;)
+        if (s[i].close_ms < now) {
+            close = s[i].close_ms;
+            break;
+        }
+    *to = close;
+    *from = close - FXP_MS_PER_WEEK;
+}
+
+static int open_feed(void *ud, size_t index, fxp_csv_bad_fn on_bad,
+                     void *bad_ud, struct fxp_source **out, char *errbuf,
+                     size_t errlen)
+{
+    (void)index;
+    struct run_ctx *r = ud;
+    const char *feed = r->cfg->feed_feed;
+    if (!strncmp(feed, "replay:", 7)) {
+        struct fxp_source_opts o;
+        fxp_source_opts_default(&o);
+        o.kind = FXP_KIND_TICKS;
+        o.on_bad = on_bad;
+        o.ud = bad_ud;
+        struct fxp_source *file = NULL;
+        int rc =
+            fxp_source_open_file(feed + 7, &o, r->st, &file, errbuf, errlen);
+        if (rc != FXP_OK)
+            return rc;
+        rc = fxp_source_pace(file, r->speed, out);
+        if (rc != FXP_OK)
+            snprintf(errbuf, errlen, "cannot pace '%s'", feed + 7);
+        return rc;
+    }
+    struct fxp_synth_cfg sc;
+    fxp_synth_cfg_default(&sc);
+    sc.seed = (uint64_t)r->cfg->feed_seed;
+    sc.symbols = r->cfg->feed_symbols;
+    sc.from_ms = r->from;
+    sc.to_ms = r->to;
+    sc.quotes_per_sec = r->cfg->feed_quotes_per_sec;
+    sc.cal = r->core->cal;
+    struct fxp_source *syn = NULL;
+    int rc = fxp_source_open_synthetic(&sc, r->st, &syn, errbuf, errlen);
+    if (rc != FXP_OK)
+        return rc;
+    rc = fxp_source_pace(syn, r->speed, out);
+    if (rc != FXP_OK)
+        snprintf(errbuf, errlen, "cannot pace the synthetic feed");
+    return rc;
+}
+
+/* Flags that are config entries: long option -> entry name. */
+static const struct {
+    const char *flag, *entry;
+} flag_entries[] = {
+    {"db", "store.db"},
+    {"feed", "feed.feed"},
+    {"symbols", "feed.symbols"},
+    {"from", "feed.from"},
+    {"to", "feed.to"},
+    {"speed", "feed.speed"},
+    {"seed", "feed.seed"},
+    {"timeframes", "bars.timeframes"},
+    {"session", "bars.session"},
+    {"price", "bars.price"},
+    {"holidays", "calendar.holidays"},
+};
+#define N_FLAG_ENTRIES (sizeof flag_entries / sizeof flag_entries[0])
+
+static int parse_speed(const char *s, double *speed)
+{
+    if (!strcmp(s, "max")) {
+        *speed = 0;
+        return 0;
+    }
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > 0) || v > 1e9)
+        return -1;
+    *speed = v;
+    return 0;
+}
+
+static char run_label[] = "run";
+
+int cmd_run(int argc, char **argv)
+{
+    struct option opts[N_FLAG_ENTRIES + 4];
+    for (size_t i = 0; i < N_FLAG_ENTRIES; i++)
+        opts[i] = (struct option){flag_entries[i].flag, required_argument, NULL,
+                                  1000 + (int)i};
+    opts[N_FLAG_ENTRIES] =
+        (struct option){"config", required_argument, NULL, 'c'};
+    opts[N_FLAG_ENTRIES + 1] =
+        (struct option){"keep-ticks", no_argument, NULL, 'K'};
+    opts[N_FLAG_ENTRIES + 2] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[N_FLAG_ENTRIES + 3] = (struct option){NULL, 0, NULL, 0};
+
+    /* First pass: --config and --help; flags apply after file and env. */
+    const char *config = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c == 'c')
+            config = optarg;
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return FXP_EXIT_OK;
+        }
+    }
+    opterr = 1;
+    struct fxp_config cfg;
+    int status = fxp_cli_config_load(&cfg, config, "run");
+    if (status != FXP_EXIT_OK)
+        return status;
+    char err[700];
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (c >= 1000) {
+            const char *entry = flag_entries[c - 1000].entry;
+            if (fxp_config_set(&cfg, entry, optarg, FXP_CONFIG_FROM_FLAG, err,
+                               sizeof err)) {
+                fxp_cli_error("run", "--%s: %s", flag_entries[c - 1000].flag,
+                              err);
+                return FXP_EXIT_USAGE;
+            }
+        } else if (c == 'K') {
+            fxp_config_set(&cfg, "store.keep_ticks", "true",
+                           FXP_CONFIG_FROM_FLAG, err, sizeof err);
+        } else if (c != 'c') {
+            fputs(usage_text, stderr);
+            return FXP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fxp_cli_error("run", "unexpected argument '%s'", argv[optind]);
+        return FXP_EXIT_USAGE;
+    }
+    struct run_ctx rc_ = {.cfg = &cfg};
+    if (parse_speed(cfg.feed_speed, &rc_.speed)) {
+        fxp_cli_error("run", "bad speed '%s' (a positive number or max)",
+                      cfg.feed_speed);
+        return FXP_EXIT_USAGE;
+    }
+    if (strcmp(cfg.feed_feed, "synthetic") &&
+        strncmp(cfg.feed_feed, "replay:", 7)) {
+        fxp_cli_error("run", "unknown feed '%s' (synthetic or replay:FILE)",
+                      cfg.feed_feed);
+        return FXP_EXIT_USAGE;
+    }
+
+    struct fxp_cli_core core;
+    fxp_cli_core_init(&core);
+    core.holidays = cfg.calendar_holidays;
+    core.session = (fxp_session)cfg.bars_session;
+    struct fxp_cli_store cs;
+    fxp_cli_store_init(&cs);
+    cs.url = cfg.store_db;
+    cs.cfg = cfg;
+    cs.have_cfg = true;
+    struct fxp_symtab *st = NULL;
+    status = FXP_EXIT_IO;
+    if (fxp_cli_core_open(&core, "run") != FXP_OK)
+        goto done;
+    rc_.core = &core;
+    last_week(core.cal, &rc_.from, &rc_.to);
+    if ((cfg.feed_from[0] && fxp_time_parse_str(cfg.feed_from, &rc_.from)) ||
+        (cfg.feed_to[0] && fxp_time_parse_str(cfg.feed_to, &rc_.to))) {
+        fxp_cli_error("run", "bad --from/--to time");
+        status = FXP_EXIT_USAGE;
+        goto done;
+    }
+    if (cfg.feed_from[0] && !cfg.feed_to[0])
+        rc_.to = rc_.from + FXP_MS_PER_WEEK;
+    status = fxp_cli_store_open(&cs, "run", true);
+    if (status != FXP_EXIT_OK)
+        goto done;
+    st = fxp_symtab_new(4096);
+    if (!st) {
+        status = FXP_EXIT_FAIL;
+        goto done;
+    }
+    rc_.st = st;
+    struct fxp_pipeline_cfg pc;
+    status = fxp_cli_pipeline_cfg(&cfg, &core, "run", &pc);
+    if (status != FXP_EXIT_OK)
+        goto done;
+    pc.agg.source = FXP_SRC_LIVE;
+
+    char a[32], b[32];
+    fxp_time_format_iso(rc_.from, a, sizeof a);
+    fxp_time_format_iso(rc_.to, b, sizeof b);
+    if (!strcmp(cfg.feed_feed, "synthetic"))
+        fprintf(stderr, "run: synthetic feed %s (seed %lld) %s .. %s -> %s\n",
+                cfg.feed_symbols, (long long)cfg.feed_seed, a, b, cs.url);
+    else
+        fprintf(stderr, "run: %s -> %s\n", cfg.feed_feed, cs.url);
+
+    fxp_cli_signals_install();
+    struct fxp_pipeline_stats stats;
+    int rc =
+        fxp_pipeline_run(&pc, open_feed, &rc_, 1, st, cs.store, &fxp_cli_stop,
+                         fxp_cli_progress, run_label, &stats, err, sizeof err);
+    fxp_cli_progress_done();
+    fxp_cli_summary(stderr, "run", &stats);
+    if (rc != FXP_OK) {
+        fxp_cli_error("run", "%s", err);
+        status = rc == FXP_ENOENT ? FXP_EXIT_IO : FXP_EXIT_FAIL;
+        goto done;
+    }
+    if (fxp_cli_stop)
+        fprintf(stderr, "run: stopped by signal; everything read so far is "
+                        "stored\n");
+    fprintf(stderr,
+            "run: stored in '%s'. Look at it with:\n"
+            "  fxpipe stats --db %s\n"
+            "  fxpipe export --db %s --symbol EURUSD --timeframe 1h | head\n"
+            "  sqlite3 %s \"select symbol, timeframe, count(*) from bars "
+            "group by 1, 2\"\n",
+            cs.url, cs.url, cs.url, cs.url);
+    status = FXP_EXIT_OK;
+done:
+    fxp_symtab_free(st);
+    fxp_cli_store_close(&cs);
+    fxp_cli_core_close(&core);
+    return status;
+}
