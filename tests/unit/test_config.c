@@ -114,7 +114,7 @@ static void test_config__defaults_are_the_documented_ones(void **state)
     assert_int_equal(c.bars_price, 0);   /* mid */
     assert_int_equal(c.bars_lateness_ms, 5000);
     assert_string_equal(c.calendar_holidays, "default");
-    assert_int_equal(c.pipeline_queue_batches, 64);
+    assert_int_equal(c.pipeline_queue_batches, 16);
     assert_int_equal(c.pipeline_batch_size, 4096);
     assert_int_equal(c.log_level, 2); /* info */
     assert_string_equal(c.file, "");
@@ -335,7 +335,7 @@ static void test_config__load_all_finds_fxpipe_ini_in_the_cwd(void **state)
     /* No file at all: the defaults. */
     assert_int_equal(fxp_config_load_all(&c, NULL, err, sizeof err), FXP_OK);
     assert_string_equal(c.file, "");
-    assert_int_equal(c.pipeline_queue_batches, 64);
+    assert_int_equal(c.pipeline_queue_batches, 16);
 
     snprintf(ini, sizeof ini, "%s/fxpipe.ini", dir);
     FILE *f = fopen(ini, "w");
