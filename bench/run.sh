@@ -9,3 +9,6 @@ echo "== resample vs pandas"; "$here/resample_vs_pandas.sh" "$build" 10000000 3
 for b in "$build"/bench/bench_store; do
   [ -x "$b" ] && { echo "== store"; "$b"; }
 done
+echo "== import vs sqlite3"; "$here/import_vs_sqlite.sh" "$build" 10000000 3
+echo "== fxpipe run on its default feed"
+tmp=$(mktemp -d); (cd "$tmp" && "$OLDPWD/$build/fxpipe" run 2>&1 | grep -E 'read|RSS'); rm -rf "$tmp"

@@ -24,11 +24,11 @@ struct fxp_source;
 typedef enum fxp_kind { FXP_KIND_TICKS = 0, FXP_KIND_BARS = 1 } fxp_kind;
 
 typedef enum fxp_format {
-    FXP_FMT_AUTO = 0,  /* decide from the first line and the file name */
-    FXP_FMT_GENERIC,   /* header symbol,ts,bid,ask[,volume] or
-                          symbol,ts,open,high,low,close,volume */
-    FXP_FMT_HISTDATA,  /* HistData.com ASCII, EST (UTC-5, no DST) */
-    FXP_FMT_DUKASCOPY  /* Dukascopy CSV exports, UTC Unix ms */
+    FXP_FMT_AUTO = 0, /* decide from the first line and the file name */
+    FXP_FMT_GENERIC,  /* header symbol,ts,bid,ask[,volume] or
+                         symbol,ts,open,high,low,close,volume */
+    FXP_FMT_HISTDATA, /* HistData.com ASCII, EST (UTC-5, no DST) */
+    FXP_FMT_DUKASCOPY /* Dukascopy CSV exports, UTC Unix ms */
 } fxp_format;
 
 const char *fxp_format_name(fxp_format f);
@@ -59,13 +59,13 @@ int fxp_source_open_file(const char *path, const struct fxp_source_opts *o,
 /* The synthetic live feed (deterministic from the seed). */
 struct fxp_synth_cfg {
     uint64_t seed;
-    const char *symbols;  /* comma-separated, e.g. "EURUSD,XAUUSD" */
-    int64_t from_ms;      /* first instant */
-    int64_t to_ms;        /* end (exclusive) */
-    double quotes_per_sec;/* mean quote rate per symbol when open (2.0) */
-    double quiet_prob;    /* chance per hour of a quiet spell (0) */
-    double outage_prob;   /* chance per day of a feed outage (0) */
-    double bad_prob;      /* fraction of bad quotes (0) */
+    const char *symbols;   /* comma-separated, e.g. "EURUSD,XAUUSD" */
+    int64_t from_ms;       /* first instant */
+    int64_t to_ms;         /* end (exclusive) */
+    double quotes_per_sec; /* mean quote rate per symbol when open (2.0) */
+    double quiet_prob;     /* chance per hour of a quiet spell (0) */
+    double outage_prob;    /* chance per day of a feed outage (0) */
+    double bad_prob;       /* fraction of bad quotes (0) */
     const struct fxp_calendar *cal; /* silent when closed (borrowed) */
 };
 

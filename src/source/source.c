@@ -53,8 +53,8 @@ void fxp_source_opts_default(struct fxp_source_opts *o)
     o->kind = -1;
 }
 
-struct fxp_source *fxp__source_new(const struct fxp_source_ops *ops,
-                                   void *impl, const char *desc)
+struct fxp_source *fxp__source_new(const struct fxp_source_ops *ops, void *impl,
+                                   const char *desc)
 {
     struct fxp_source *s = calloc(1, sizeof *s);
     if (!s) {

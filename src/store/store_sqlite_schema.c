@@ -179,7 +179,7 @@ static int check_version(long version, const char *path, char *errbuf,
 static int migrate(sqlite3 *db, const char *path, char *errbuf, size_t errlen)
 {
     char sql[128];
-    long version;
+    long version = 0;
     int rc;
 
     rc = exec(db, path, "BEGIN IMMEDIATE", errbuf, errlen);
