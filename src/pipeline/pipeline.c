@@ -375,6 +375,13 @@ static void *process_main(void *arg)
 
 /* ---- writer ---- */
 
+/* Apply the tick retention window (the store knows its length). */
+static void prune(struct pipe *p)
+{
+    if (fxp_store_prune_ticks(p->store, NULL) != FXP_OK)
+        set_error(p, FXP_EIO, fxp_store_errmsg(p->store));
+}
+
 static void *writer_main(void *arg)
 {
     struct pipe *p = arg;
@@ -408,7 +415,9 @@ static void *writer_main(void *arg)
             if (rc != FXP_OK) {
                 set_error(p, rc, fxp_store_errmsg(p->store));
             } else {
-                atomic_fetch_add(&p->store_writes, 1);
+                uint64_t w = atomic_fetch_add(&p->store_writes, 1) + 1;
+                if (p->cfg->keep_ticks && w % 256 == 0)
+                    prune(p);
                 atomic_fetch_add(&p->ticks_stored, o->n_ticks);
                 for (size_t i = 0; i < o->n_bars; i++)
                     atomic_fetch_add(&p->bars_stored[o->bars[i].tf], 1);
@@ -416,6 +425,8 @@ static void *writer_main(void *arg)
         }
         fxp_queue_push(p->free_out, o, -1);
     }
+    if (p->cfg->keep_ticks && !atomic_load(&p->failed))
+        prune(p);
     atomic_store(&p->done, 1);
     return NULL;
 }
