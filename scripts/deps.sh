@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-dev
       libcmocka-dev libinih-dev libsqlite3-dev sqlite3 tzdata
+      libcurl4-openssl-dev libjansson-dev
       python3 python3-pandas bc)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -77,6 +77,9 @@ size_t fxp_agg_ticks(struct fxp_agg *a, const struct fxp_tick *t, size_t n,
                      uint32_t *rejected);
 
 /* Feed one historical 1m bar (tf must be FXP_TF_1M, aligned, validated).
+ * A non-zero m1->version gives the bar's rank (a stored bar keeps its
+ * source's rank when higher timeframes are rebuilt from it); 0 means the
+ * engine's rank.
  * Returns FXP_R_OK, FXP_R_LATE, FXP_R_DUPLICATE (that minute already has
  * data) or FXP_R_TS_ALIGN. */
 fxp_reason fxp_agg_bar(struct fxp_agg *a, const struct fxp_bar *m1);

@@ -1,7 +1,8 @@
 /*
- * config.h - fxpipe's settings: one table of entries (src/service/config.c)
- * drives the defaults, the INI file (libinih), the FXPIPE_* environment,
- * command-line overrides, validation and `fxpipe config`.
+ * config.h - fxpipe's settings: one table of entries
+ * (src/service/config_table.c) drives the defaults, the INI file
+ * (libinih), the FXPIPE_* environment, command-line overrides, validation
+ * and `fxpipe config`.
  *
  * Precedence, lowest first: built-in defaults < INI file < FXPIPE_*
  * environment < command line. Entry "store.busy_timeout_ms" is key
@@ -18,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define FXP_CONFIG_N_ENTRIES 19   /* rows of the entry table */
+#define FXP_CONFIG_N_ENTRIES 29   /* rows of the entry table */
 #define FXP_CONFIG_PATH_MAX  512  /* bytes of a path setting, NUL included */
 #define FXP_CONFIG_LIST_MAX  1024 /* bytes of feed.symbols, NUL included */
 
@@ -48,6 +49,10 @@ struct fxp_config {
     int64_t feed_seed;          /* synthetic feed's random seed */
     double feed_quotes_per_sec; /* synthetic quotes per second per symbol */
 
+    /* [validate] */
+    double validate_max_spread_frac; /* reject (ask-bid)/mid above; 0 off */
+    double validate_max_jump_frac;   /* reject a mid move above; 0 off */
+
     /* [bars] */
     char bars_timeframes[128]; /* fxp_tf_parse_list() text, or "all" */
     int bars_session;          /* fxp_session: 0 ny-close, 1 utc */
@@ -56,6 +61,18 @@ struct fxp_config {
 
     /* [calendar] */
     char calendar_holidays[FXP_CONFIG_PATH_MAX]; /* default | none | FILE */
+
+    /* [gaps] */
+    int64_t gaps_lookback_days;     /* --serve range when none is given */
+    double gaps_intraday_threshold; /* complete at >= this (1m..4h) */
+    double gaps_daily_threshold;    /* complete at >= this (1d, 1w) */
+    int64_t gaps_max_attempts;      /* before needs-review */
+
+    /* [polygon] */
+    char polygon_base_url[FXP_CONFIG_PATH_MAX];
+    char polygon_api_key_file[FXP_CONFIG_PATH_MAX]; /* "" = env only */
+    double polygon_rate_limit;  /* requests per minute, 0 = none */
+    int64_t polygon_timeout_ms; /* per request */
 
     /* [pipeline] */
     int64_t pipeline_queue_batches; /* capacity of a stage queue, batches */

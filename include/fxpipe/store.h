@@ -113,4 +113,66 @@ typedef int (*fxp_store_reason_fn)(void *ud, const char *reason,
 int fxp_store_reject_summary(struct fxp_store *s, fxp_store_reason_fn fn,
                              void *ud);
 
+/* ---- Coverage: bars per UTC day, kept by fxp_store_write ---- */
+
+/* Called per UTC day (day_ms = midnight) that holds at least one bar of
+ * the series; ascending. Return non-zero to stop. */
+typedef int (*fxp_store_day_fn)(void *ud, int64_t day_ms, uint64_t bars);
+
+/* Bars per UTC day of symbol/tf for days in [from, to) (from and to are
+ * rounded down to midnight). Reads a summary table, never the bars: cheap
+ * for ten years. Counts every stored row; fxpipe only stores valid bars,
+ * for databases written by other tools see fxp_store_rescan_coverage. */
+int fxp_store_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                       int64_t from, int64_t to, fxp_store_day_fn fn,
+                       void *ud);
+
+/* Called per present bar time, ascending. Non-zero stops. */
+typedef int (*fxp_store_ts_fn)(void *ud, int64_t ts);
+
+/* Open times of the PRESENT bars of symbol/tf in [from, to): rows whose
+ * open, high, low, close are not NULL/NaN and > 0 and whose volume is not
+ * NULL and >= 0. */
+int fxp_store_present(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                      int64_t from, int64_t to, fxp_store_ts_fn fn, void *ud);
+
+/* Rebuild the coverage summary from the bars themselves, counting only
+ * present bars (for rows written by other tools). symbol NULL = all. */
+int fxp_store_rescan_coverage(struct fxp_store *s, const char *symbol);
+
+/* ---- The period ledger: what back-fill did, per symbol/tf/UTC day ---- */
+
+typedef enum fxp_ledger_state {
+    FXP_LEDGER_MISSING = 0,    /* not (successfully) downloaded yet */
+    FXP_LEDGER_DOWNLOADED = 1, /* downloaded and stored, not verified */
+    FXP_LEDGER_VERIFIED = 2,   /* stored bars counted and matched */
+    FXP_LEDGER_EMPTY = 3,      /* the source was asked and had nothing */
+    FXP_LEDGER_REVIEW = 4      /* failed after bounded retries */
+} fxp_ledger_state;
+
+/* "missing", "downloaded", "verified", "confirmed-empty", "needs-review" */
+const char *fxp_ledger_state_name(fxp_ledger_state st);
+
+struct fxp_ledger_entry {
+    char symbol[16];
+    fxp_tf tf;
+    int64_t day_ms;         /* UTC midnight of the period */
+    fxp_ledger_state state;
+    uint32_t attempts;      /* download attempts so far */
+    uint32_t bars;          /* bars the source returned for the day */
+    char detail[200];       /* last error or note, "" if none */
+};
+
+/* Insert or replace entries, in one transaction. Safe against other
+ * processes using the same database (each thread its own handle). */
+int fxp_store_ledger_put(struct fxp_store *s,
+                         const struct fxp_ledger_entry *e, size_t n);
+
+typedef int (*fxp_store_ledger_fn)(void *ud, const struct fxp_ledger_entry *e);
+
+/* Entries of symbol/tf with day in [from, to), ascending by day. */
+int fxp_store_ledger_scan(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                          int64_t from, int64_t to, fxp_store_ledger_fn fn,
+                          void *ud);
+
 #endif

@@ -14,7 +14,9 @@
 #define FXP_EXIT_IO    3 /* a file or dependency could not be used */
 
 int cmd_calendar(int argc, char **argv);
+int cmd_download(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_gaps(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -51,6 +51,8 @@ int fxp_cli_pipeline_cfg(const struct fxp_config *cfg,
     pc->batch_size = (size_t)cfg->pipeline_batch_size;
     pc->queue_batches = (size_t)cfg->pipeline_queue_batches;
     pc->keep_ticks = cfg->store_keep_ticks;
+    pc->validate.max_spread_frac = cfg->validate_max_spread_frac;
+    pc->validate.max_jump_frac = cfg->validate_max_jump_frac;
     /* Test and benchmark knob, deliberately not a config entry: slows
      * every store write to show that memory stays bounded. */
     const char *delay = getenv("FXPIPE_TEST_WRITE_DELAY_MS");

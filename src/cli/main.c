@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"import", cmd_import, "import tick or bar files into the store"},
     {"export", cmd_export, "write stored bars as CSV or JSON lines"},
     {"stats", cmd_stats, "what the store holds"},
+    {"gaps", cmd_gaps, "completeness and missing ranges; --fill back-fills"},
+    {"download", cmd_download, "download missing 1m history (Polygon)"},
     {"calendar", cmd_calendar, "print the forex market's open sessions"},
     {"config", cmd_config, "print the effective configuration"},
     {"resample", cmd_resample, "turn a tick CSV into OHLCV bars (CSV)"},

@@ -17,7 +17,11 @@
  *    first_ts (earlier arrival wins a tie), close the latest last_ts
  *    (later arrival wins a tie), as a stable sort by time would give.
  * 5. A bar's version is rank << 40 | n (version.h); every revision adds
- *    input, so a re-emitted bar always has a higher version.
+ *    input, so a re-emitted bar always has a higher version. A bar's rank
+ *    is the highest rank of its inputs: ticks carry the engine's rank, 1m
+ *    input bars their own (from their version) — so a 1h bar rebuilt from
+ *    live 1m bars plus back-filled ones keeps the live rank and, holding
+ *    more quotes, replaces the incomplete live 1h bar.
  *
  *   input ts:   < wm - L          in [wm - L, cur1.start)     in cur1   > cur1
  *               reject LATE       late(): revise ring/cur     hot path
@@ -37,6 +41,7 @@ struct part {
     int64_t first_ts, last_ts;
     double o, h, l, c, vol;
     uint32_t n;
+    uint32_t rank; /* version rank of the input (note 5) */
 };
 
 struct wbar {
@@ -44,6 +49,7 @@ struct wbar {
     int64_t first_ts, last_ts; /* times of the open and close prices */
     double o, h, l, c, vol;
     uint32_t n;
+    uint32_t rank;    /* highest rank merged in */
     uint32_t emitted; /* times emitted so far */
 };
 
@@ -175,6 +181,8 @@ static inline void merge(struct wbar *b, const struct part *p)
         b->l = p->l;
     b->n += p->n;
     b->vol += p->vol;
+    if (p->rank > b->rank)
+        b->rank = p->rank;
 }
 
 static void start_bar(struct wbar *b, int64_t start, int64_t end,
@@ -188,6 +196,7 @@ static void start_bar(struct wbar *b, int64_t start, int64_t end,
     b->l = INFINITY;
     b->n = 0;
     b->vol = 0;
+    b->rank = 0;
     b->emitted = 0;
     merge(b, p);
 }
@@ -205,7 +214,7 @@ static void emit_bar(struct fxp_agg *a, uint32_t sym, fxp_tf tf, struct wbar *w)
         .low = w->l,
         .close = w->c,
         .volume = w->vol,
-        .version = fxp_version_make(a->rank, w->n),
+        .version = fxp_version_make(w->rank, w->n),
         .n_ticks = w->n,
         .sym = sym,
         .tf = (uint8_t)tf,
@@ -264,8 +273,8 @@ static void close_cur(struct fxp_agg *a, uint32_t sym, struct symstate *s,
 static void fold_closed_1m(struct fxp_agg *a, uint32_t sym, struct symstate *s,
                            const struct wbar *m)
 {
-    struct part p = {m->first_ts, m->last_ts, m->o,   m->h,
-                     m->l,        m->c,       m->vol, m->n};
+    struct part p = {m->first_ts, m->last_ts, m->o, m->h,   m->l,
+                     m->c,        m->vol,     m->n, m->rank};
     for (int k = FXP_TF_5M; k < FXP_TF_COUNT; k++) {
         struct tfstate *t = &s->tf[k];
         if (m->start >= t->cur.start && m->start < t->cur.end) {
@@ -420,7 +429,7 @@ static inline fxp_reason one_tick(struct fxp_agg *a, const struct fxp_tick *t)
             return FXP_R_OK;
         }
     }
-    struct part p = {ts, ts, px, px, px, px, vol, 1};
+    struct part p = {ts, ts, px, px, px, px, vol, 1, a->rank};
     return slow_path(a, t->sym, &p, false);
 }
 
@@ -460,7 +469,8 @@ fxp_reason fxp_agg_bar(struct fxp_agg *a, const struct fxp_bar *m1)
     struct part p = {m1->ts_ms,  m1->ts_ms + FXP_MS_PER_MIN - 1,
                      m1->open,   m1->high,
                      m1->low,    m1->close,
-                     m1->volume, m1->n_ticks ? m1->n_ticks : 1};
+                     m1->volume, m1->n_ticks ? m1->n_ticks : 1,
+                     m1->version ? fxp_version_rank(m1->version) : a->rank};
     fxp_reason r = slow_path(a, m1->sym, &p, true);
     if (r == FXP_R_OK)
         a->st.bars_in++;

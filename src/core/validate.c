@@ -3,10 +3,13 @@
  *
  * Design notes
  *
- * 1. Every check is a plain comparison on the record; the only state is the
- *    last valid mid per symbol id (last_mid[sym], 0.0 = none yet), used by
- *    the jump check. A rejected tick never touches that state, so one bad
- *    quote cannot move the reference and let the next bad quote through.
+ * 1. Every check is a plain comparison on the record; the only state is
+ *    per symbol id, for the jump check: the last valid mid (the reference,
+ *    sym[id].last_mid, 0.0 = none yet) and the re-anchoring count (note
+ *    5). A tick rejected for any other reason never touches that state,
+ *    and a JUMP-rejected tick only feeds the count, never the reference,
+ *    so one bad quote cannot move the reference and let the next bad
+ *    quote through.
  *
  * 2. Checks run in a fixed order and the FIRST failure is returned, so the
  *    same record always gets the same reason:
@@ -22,7 +25,8 @@
  *                          negative, NaN or infinite (else volume is
  *                          ignored)
  *            JUMP          |mid / last_mid - 1| > max_jump_frac (when > 0
- *                          and the symbol has a previous valid tick)
+ *                          and the symbol has a previous valid tick),
+ *                          unless the tick re-anchors (note 5)
  *
  *      bar:  TS_RANGE      ts_ms < min_ts_ms or ts_ms >= max_ts_ms
  *            TS_ALIGN      tf >= FXP_TF_COUNT, or ts_ms is not the open
@@ -44,6 +48,27 @@
  *
  * 4. Reason names are the X-macro names lower-cased once (pthread_once),
  *    so the list in validate.h stays the single source of truth.
+ *
+ * 5. Re-anchoring. A reference can itself be wrong: if a symbol's FIRST
+ *    quote is bad (say 30% off), it becomes the reference and every good
+ *    quote after it would be a JUMP forever; a genuine level shift does
+ *    the same. So JUMP rejections of a symbol are counted in n_agree by
+ *    reanchor(), called from fxp_validate_tick():
+ *
+ *      0 --JUMP--> 1 --near JUMP--> 2 --near JUMP--> accepted, back to 0
+ *      any --far JUMP--> 1          any --accepted tick--> 0
+ *
+ *    Going to 1, a JUMP's mid becomes the candidate level cand_mid. A
+ *    "near" JUMP is within max_jump_frac of the candidate (|mid / cand_mid
+ *    - 1| <= max_jump_frac), a "far" one is not. The REANCHOR_AGREE-th
+ *    (3rd) agreeing JUMP is not rejected: it returns FXP_R_OK and becomes
+ *    the reference. Ticks rejected for other reasons leave the count alone.
+ *    So after a bad first quote at most two good quotes are rejected; a
+ *    lone outlier is rejected, moves nothing and is forgotten at the next
+ *    accepted tick; outliers that alternate with good quotes, or that
+ *    disagree with each other, never re-anchor. The price: three
+ *    consecutive bad quotes at one level do become the reference, and the
+ *    good quotes after them win it back the same way.
  */
 #include "fxpipe/validate.h"
 
@@ -63,16 +88,26 @@
 #define DEFAULT_MIN_TS_MS       631152000000LL  /* 1990-01-01T00:00:00Z */
 #define DEFAULT_MAX_TS_MS       4102444800000LL /* 2100-01-01T00:00:00Z */
 
+/* Agreeing JUMP rejections in a row whose last one re-anchors (note 5). */
+#define REANCHOR_AGREE 3u
+
 /* Timestamps printed as ISO-8601 in messages: years 0001..9999. A rejected
  * record may carry any int64, and civil conversion of extreme values is
  * neither useful nor guaranteed to be safe. */
 #define ISO_MIN_TS_MS (-62135596800000LL) /* 0001-01-01T00:00:00Z */
 #define ISO_MAX_TS_MS 253402300800000LL   /* 10000-01-01T00:00:00Z */
 
+/* Jump state of one symbol (notes 1 and 5). */
+struct sym_state {
+    double last_mid;  /* last valid mid, the reference; 0 = none */
+    double cand_mid;  /* mid of the first JUMP of the run (when n_agree > 0) */
+    uint32_t n_agree; /* agreeing JUMP rejections in a row; 0 = none */
+};
+
 struct fxp_validator {
     struct fxp_validate_cfg cfg; /* copied at creation */
-    uint32_t max_symbols;        /* length of last_mid */
-    double last_mid[];           /* last valid mid per symbol; 0 = none */
+    uint32_t max_symbols;        /* length of sym */
+    struct sym_state sym[];      /* indexed by symbol id */
 };
 
 /* ---- reason names ---------------------------------------------------- */
@@ -160,13 +195,14 @@ struct fxp_validator *fxp_validator_new(const struct fxp_validate_cfg *cfg,
 {
     struct fxp_validator *v;
 
-#if SIZE_MAX / 16 < UINT32_MAX
+#if SIZE_MAX / 32 < UINT32_MAX
     /* Only a 32-bit size_t can overflow the table size. */
-    if ((size_t)max_symbols > (SIZE_MAX - sizeof(*v)) / sizeof(v->last_mid[0]))
+    if ((size_t)max_symbols > (SIZE_MAX - sizeof(*v)) / sizeof(v->sym[0]))
         return NULL;
 #endif
-    /* calloc: every last_mid starts at 0.0, "no previous tick". */
-    v = calloc(1, sizeof(*v) + (size_t)max_symbols * sizeof(v->last_mid[0]));
+    /* calloc: every last_mid starts at 0.0, "no previous tick", and every
+     * n_agree at 0. */
+    v = calloc(1, sizeof(*v) + (size_t)max_symbols * sizeof(v->sym[0]));
     if (v == NULL)
         return NULL;
     if (cfg != NULL)
@@ -206,10 +242,31 @@ static bool volume_bad(double volume)
     return isnan(volume) || isinf(volume) || volume < 0.0;
 }
 
+/* Did the mid move more than frac from ref (limit inclusive, note 3)? */
+static bool jumped(double ref, double mid, double frac)
+{
+    return fabs(mid / ref - 1.0) > frac;
+}
+
+/* Count a tick about to be rejected for JUMP (note 5). Returns true when
+ * it is the REANCHOR_AGREE-th agreeing one in a row: the caller accepts
+ * it as the new reference. */
+static bool reanchor(struct sym_state *st, double mid, double frac)
+{
+    if (st->n_agree > 0 && !jumped(st->cand_mid, mid, frac)) {
+        st->n_agree++;
+    } else {
+        st->cand_mid = mid;
+        st->n_agree = 1;
+    }
+    return st->n_agree >= REANCHOR_AGREE;
+}
+
 fxp_reason fxp_validate_tick(struct fxp_validator *v, const struct fxp_tick *t)
 {
     const struct fxp_validate_cfg *cfg;
-    double mid, prev;
+    struct sym_state *st;
+    double mid;
 
     assert(v != NULL && t != NULL);
     cfg = &v->cfg;
@@ -233,13 +290,16 @@ fxp_reason fxp_validate_tick(struct fxp_validator *v, const struct fxp_tick *t)
         return FXP_R_VOLUME;
 
     mid = mid_of(t->bid, t->ask);
-    prev = v->last_mid[t->sym];
-    if (cfg->max_jump_frac > 0.0 && prev > 0.0 &&
-        fabs(mid / prev - 1.0) > cfg->max_jump_frac)
+    st = &v->sym[t->sym];
+    if (cfg->max_jump_frac > 0.0 && st->last_mid > 0.0 &&
+        jumped(st->last_mid, mid, cfg->max_jump_frac) &&
+        !reanchor(st, mid, cfg->max_jump_frac))
         return FXP_R_JUMP;
 
-    /* Only a tick that passed everything becomes the new reference. */
-    v->last_mid[t->sym] = mid;
+    /* Only a tick that passed everything (or re-anchors, note 5) becomes
+     * the new reference; it ends any run of JUMP rejections. */
+    st->last_mid = mid;
+    st->n_agree = 0;
     return FXP_R_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fxpipe/source.h"
+#include "fxpipe/symbol.h"
 #include "fxpipe/validate.h"
 
 struct fxp_source_ops {
@@ -55,7 +56,8 @@ int fxp__source_open_generic(struct fxp_linereader *lr,
                              struct fxp_symtab *st, struct fxp_source **out,
                              char *errbuf, size_t errlen);
 
-/* Helpers the file backends share (source_file.c). */
+/* Helpers the file backends share (source_file.c, and source_detect.c for
+ * the column roles). */
 
 /* What a header column holds, from its name (fxp__column_role). */
 enum fxp__role {
@@ -134,5 +136,49 @@ int fxp__intern_symbol(struct fxp_symtab *st, const char *sym, uint32_t *id,
 /* "histdata ticks 'x.csv'", the description of a file source. */
 void fxp__describe(char *buf, size_t len, fxp_format format, fxp_kind kind,
                    const char *name);
+
+/* ------------------------------------------------------------------------
+ * What a file holds (source_detect.c), for fxp_source_open_file
+ */
+
+#define FXP__UNKNOWN (-1) /* no format / kind decided */
+#define FXP__BOTH    (-2) /* generic header with tick and bar columns */
+
+/* What the first non-blank line says. */
+struct fxp__look {
+    int format;       /* fxp_format or FXP__UNKNOWN */
+    int kind;         /* fxp_kind, FXP__UNKNOWN or FXP__BOTH */
+    int generic_kind; /* what the generic reader would read, or UNKNOWN */
+    bool has_sym;     /* the header has a symbol column */
+};
+
+/* Look at the first non-blank line p[0..n) (without its line end). Can't
+ * fail: what it cannot tell stays FXP__UNKNOWN. */
+void fxp__look_at(const char *p, size_t n, struct fxp__look *lk);
+
+/* Decide format and kind from the look and the options o (o->format and
+ * o->kind may force them). first[0..first_len) is the line, for messages.
+ * Returns FXP_OK, or FXP_EPARSE with a message naming `name` when the
+ * line is no known format or contradicts what is forced. */
+int fxp__decide(const char *name, const struct fxp__look *lk,
+                const struct fxp_source_opts *o, const char *first,
+                size_t first_len, fxp_format *fmt, fxp_kind *kind, char *errbuf,
+                size_t errlen);
+
+/* What a file name says, from the HistData and dukascopy-node schemes. */
+struct fxp__name_hint {
+    int format;               /* fxp_format or FXP__UNKNOWN */
+    int kind;                 /* fxp_kind or FXP__UNKNOWN */
+    char tf[8];               /* Dukascopy timeframe ("m5"), "" if none */
+    char sym[FXP_SYMBOL_MAX]; /* normalised symbol, "" if none */
+};
+
+/* Read the hint from path's base name without its extension. Can't fail:
+ * a name it does not understand gives FXP__UNKNOWN and "". */
+void fxp__hint_from_name(const char *path, struct fxp__name_hint *h);
+
+/* "histdata M1 bars", "dukascopy ticks": what a file of format f and kind
+ * k holds, for messages. */
+const char *fxp__what(fxp_format f, fxp_kind k);
 
 #endif

@@ -28,15 +28,10 @@
  *     index) yields ticks in time order; ties go to the lower index, so
  *     the order is total and reproducible. A tick's ts is floor(arrival),
  *     so ts order follows arrival order.
- *  4. Prices: the mid is a multiplicative random walk, sigma * sqrt(dt) *
- *     z per quote (dt in seconds, capped at one hour so a weekend moves
- *     the price like an hour would), with a weak pull back to the start
- *     price (half-life ~90 days) so years of data stay plausible. z is an
- *     Irwin-Hall sum of four 16-bit uniforms scaled to variance 1: cheap,
- *     symmetric and bounded (|z| < 3.5), which keeps every step far from
- *     making the price non-positive. Bid and ask are whole multiples of
- *     10^-dec computed as integers n, and the price is n / 10^dec: the
- *     double nearest the decimal, so "%.{dec}f" prints it exactly.
+ *  4. Prices are the market model's: synth_model.c (its design note 1)
+ *     gives every symbol its start price, decimals, spread and volatility
+ *     and moves the mid one step per quote. This file only scales the
+ *     volatility and spread by the hour (note 2).
  *  5. Quiet spells and outages come from a hash schedule: hour h has a
  *     quiet spell with probability quiet_prob (one symbol, 5-60 min,
  *     starting inside h); day d has an outage with probability
@@ -64,144 +59,19 @@
 #include "fxpipe/symbol.h"
 #include "fxpipe/time.h"
 #include "source/source_int.h"
+#include "source/synth_model.h"
 
 #define MAX_SYMBOLS 256
 #define MAX_QPS     1000.0
-/* The walk's dt cap (s) and pull-back rate (per s, half-life ~90 days). */
-#define DT_CAP_S  3600.0
-#define REVERT_KP 8.9e-8
-
-/* ---- random numbers ------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 /* A pure hash of (seed, tag, i): the quiet/outage schedule (note 5). */
 static uint64_t hash3(uint64_t seed, uint64_t tag, int64_t i)
 {
     uint64_t x = seed ^ (tag * 0xD1B54A32D192ED03ULL);
-    (void)splitmix64(&x);
+    (void)fxp__synth_splitmix64(&x);
     x += (uint64_t)i * 0xA0761D6478BD642FULL;
-    return splitmix64(&x);
+    return fxp__synth_splitmix64(&x);
 }
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xCBF29CE484222325ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
-    return h;
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** (Blackman & Vigna). */
-static inline uint64_t xnext(uint64_t st[4])
-{
-    uint64_t r = rotl(st[1] * 5, 7) * 9;
-    uint64_t t = st[1] << 17;
-    st[2] ^= st[0];
-    st[3] ^= st[1];
-    st[1] ^= st[2];
-    st[0] ^= st[3];
-    st[2] ^= t;
-    st[3] = rotl(st[3], 45);
-    return r;
-}
-
-/* [0, 1) from the top 53 bits. */
-static inline double unit(uint64_t r)
-{
-    return (double)(r >> 11) * 0x1.0p-53;
-}
-
-/* ---- symbol parameters ---------------------------------------------- */
-
-struct sym_spec {
-    const char *name;
-    double px;     /* start price */
-    int dec;       /* decimals */
-    double spread; /* typical spread, price units */
-    double vol;    /* relative volatility per sqrt(second) */
-};
-
-static const struct sym_spec known[] = {
-    {"EURUSD", 1.08, 5, 0.00006, 1.1e-5}, {"GBPUSD", 1.27, 5, 0.00010, 1.3e-5},
-    {"USDJPY", 150.0, 3, 0.010, 1.4e-5},  {"XAUUSD", 2300.0, 2, 0.25, 2.2e-5},
-    {"AUDUSD", 0.66, 5, 0.00010, 1.4e-5}, {"USDCHF", 0.88, 5, 0.00012, 1.2e-5},
-    {"USDCAD", 1.36, 5, 0.00014, 1.0e-5}, {"NZDUSD", 0.60, 5, 0.00014, 1.5e-5},
-};
-
-/* Value of one unit in USD, for crosses such as EURJPY. */
-static const struct {
-    const char *ccy;
-    double usd;
-} ccys[] = {
-    {"USD", 1.0},      {"EUR", 1.08},     {"GBP", 1.27},     {"JPY", 1 / 150.0},
-    {"AUD", 0.66},     {"NZD", 0.60},     {"CHF", 1 / 0.88}, {"CAD", 1 / 1.36},
-    {"XAU", 2300.0},   {"XAG", 27.0},     {"SEK", 1 / 10.5}, {"NOK", 1 / 10.7},
-    {"DKK", 1 / 6.9},  {"PLN", 1 / 4.0},  {"MXN", 1 / 17.0}, {"ZAR", 1 / 18.5},
-    {"TRY", 1 / 32.0}, {"SGD", 1 / 1.35}, {"HKD", 1 / 7.8},  {"CNH", 1 / 7.2},
-};
-
-static double ccy_usd(const char *c)
-{
-    for (size_t i = 0; i < sizeof ccys / sizeof ccys[0]; i++)
-        if (!memcmp(ccys[i].ccy, c, 3))
-            return ccys[i].usd;
-    return 0;
-}
-
-/* Decimals by magnitude, as brokers quote: 2300 -> 2, 150 -> 3, 1.08 -> 5. */
-static int dec_for(double px)
-{
-    return px >= 1000 ? 2 : px >= 20 ? 3 : 5;
-}
-
-/* Parameters of a normalised name: the table, else a cross of two known
- * currencies, else a price derived from a hash of the name. */
-static void spec_for(const char *name, struct sym_spec *sp)
-{
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (!strcmp(known[i].name, name)) {
-            *sp = known[i];
-            return;
-        }
-    double b = 0, q = 0;
-    if (strlen(name) == 6) {
-        b = ccy_usd(name);
-        q = ccy_usd(name + 3);
-    }
-    sp->name = name;
-    if (b > 0 && q > 0) {
-        sp->px = b / q;
-        sp->spread = sp->px * 1.0e-4;
-        sp->vol = 1.3e-5;
-    } else {
-        /* Log-uniform in [0.5, 200). */
-        double u = unit(fnv1a(name) * 0x9E3779B97F4A7C15ULL);
-        sp->px = 0.5 * exp(u * log(400.0));
-        sp->spread = sp->px * 1.5e-4;
-        sp->vol = 1.5e-5;
-    }
-    sp->dec = dec_for(sp->px);
-}
-
-/* Relative quote activity by UTC hour (normalised to mean 1 at open):
- * Sydney/Tokyo, London from 07:00, the London/New York overlap, the
- * thin hours around the 17:00 New York rollover (21:00-22:00 UTC). */
-static const double hour_raw[24] = {
-    0.70, 0.70, 0.70, 0.60, 0.50, 0.50, 0.80, 1.30, 1.50, 1.40, 1.30, 1.30,
-    1.60, 1.80, 1.80, 1.60, 1.20, 0.90, 0.80, 0.70, 0.60, 0.40, 0.40, 0.60,
-};
 
 /* ---- state ------------------------------------------------------------ */
 
@@ -211,13 +81,9 @@ struct blk {
 
 struct sym {
     uint64_t rng[4];
-    double t;          /* next arrival (ms, fractional); INFINITY = done */
-    double last_t;     /* time of the previous quote (walk's dt) */
-    double mid;        /* current mid price */
-    double inv_start;  /* 1 / start price (pull-back) */
-    double scale;      /* 10^dec */
-    double vol;        /* relative volatility per sqrt(s) */
-    double spread_pts; /* typical spread in points (1 point = 10^-dec) */
+    double t;      /* next arrival (ms, fractional); INFINITY = done */
+    double last_t; /* time of the previous quote (walk's dt) */
+    struct fxp__synth_walk w; /* price state (note 4) */
     /* The current segment (note 2). */
     int64_t sess_close; /* end of the open session holding t */
     double seg_end;     /* end of the segment holding t */
@@ -256,12 +122,13 @@ static void blocks_for_hour(const struct synth *g, struct sym *s, int64_t h)
     s->n_blk = 0;
     for (int64_t hh = h - 1; hh <= h && g->quiet_prob > 0; hh++) {
         uint64_t x = hash3(g->seed, 0x51, hh);
-        if (unit(x) >= g->quiet_prob)
+        if (fxp__synth_unit(x) >= g->quiet_prob)
             continue;
-        uint64_t who = splitmix64(&x) % g->n;
-        uint64_t at = splitmix64(&x) % (uint64_t)FXP_MS_PER_HOUR;
-        uint64_t len = 5 * FXP_MS_PER_MIN +
-                       splitmix64(&x) % (uint64_t)(55 * FXP_MS_PER_MIN + 1);
+        uint64_t who = fxp__synth_splitmix64(&x) % g->n;
+        uint64_t at = fxp__synth_splitmix64(&x) % (uint64_t)FXP_MS_PER_HOUR;
+        uint64_t len =
+            5 * FXP_MS_PER_MIN +
+            fxp__synth_splitmix64(&x) % (uint64_t)(55 * FXP_MS_PER_MIN + 1);
         if (who != s->idx)
             continue;
         int64_t a = hh * FXP_MS_PER_HOUR + (int64_t)at;
@@ -270,11 +137,11 @@ static void blocks_for_hour(const struct synth *g, struct sym *s, int64_t h)
     int64_t d = fxp_floor_div(h, 24);
     for (int64_t dd = d - 1; dd <= d && g->outage_prob > 0; dd++) {
         uint64_t x = hash3(g->seed, 0x0A, dd);
-        if (unit(x) >= g->outage_prob)
+        if (fxp__synth_unit(x) >= g->outage_prob)
             continue;
-        uint64_t at = splitmix64(&x) % (uint64_t)FXP_MS_PER_DAY;
-        uint64_t len = FXP_MS_PER_MIN +
-                       splitmix64(&x) % (uint64_t)(29 * FXP_MS_PER_MIN + 1);
+        uint64_t at = fxp__synth_splitmix64(&x) % (uint64_t)FXP_MS_PER_DAY;
+        uint64_t len = FXP_MS_PER_MIN + fxp__synth_splitmix64(&x) %
+                                            (uint64_t)(29 * FXP_MS_PER_MIN + 1);
         int64_t a = dd * FXP_MS_PER_DAY + (int64_t)at;
         s->blk[s->n_blk++] = (struct blk){a, a + (int64_t)len};
     }
@@ -316,15 +183,16 @@ static void seg_enter(const struct synth *g, struct sym *s)
     int hod = (int)(h - fxp_floor_div(h, 24) * 24);
     s->seg_end = (double)end;
     s->rate_ms = g->base_rate_ms * g->mult[hod];
-    s->sig = s->vol * g->sqrt_mult[hod];
-    s->spr = s->spread_pts * g->spread_f[hod];
+    s->sig = s->w.vol * g->sqrt_mult[hod];
+    s->spr = s->w.spread_pts * g->spread_f[hod];
 }
 
 /* Move s->t to the symbol's next quote (or INFINITY). */
 static void advance(const struct synth *g, struct sym *s)
 {
     for (;;) {
-        double need = -log(1.0 - unit(xnext(s->rng))); /* Exp(1) */
+        double need =
+            -log(1.0 - fxp__synth_unit(fxp__synth_next(s->rng))); /* Exp(1) */
         for (;;) {
             if (s->t >= s->seg_end) {
                 seg_enter(g, s);
@@ -386,52 +254,33 @@ static void sift_down(struct synth *g, uint32_t i)
 static void quote(struct synth *g, struct sym *s, struct fxp_tick *out)
 {
     double dt_s = (s->t - s->last_t) * 0.001;
-    if (dt_s > DT_CAP_S)
-        dt_s = DT_CAP_S;
+    int64_t bid, ask;
     s->last_t = s->t;
-
-    uint64_t r = xnext(s->rng);
-    /* Irwin-Hall(4): mean 131070, variance 4 * 65536^2 / 12. */
-    double sum = (double)((r & 0xFFFF) + ((r >> 16) & 0xFFFF) +
-                          ((r >> 32) & 0xFFFF) + (r >> 48));
-    double z = (sum - 131070.0) * (1.7320508075688772 / 65536.0);
-    double x = s->sig * sqrt(dt_s) * z -
-               REVERT_KP * dt_s * (s->mid * s->inv_start - 1.0);
-    s->mid *= 1.0 + x;
-
-    /* Spread: the hour's typical spread times a jitter in [0.8, 1.3). */
-    uint64_t r2 = xnext(s->rng);
-    double jit = 0.8 + 0.5 * unit(r2);
-    int64_t spr = (int64_t)(s->spr * jit + 0.5);
-    if (spr < 1)
-        spr = 1;
-    int64_t bid = (int64_t)floor(s->mid * s->scale - 0.5 * (double)spr + 0.5);
-    if (bid < 1)
-        bid = 1;
-    int64_t ask = bid + spr;
+    fxp__synth_walk_step(&s->w, s->rng, dt_s, s->sig, s->spr, &bid, &ask);
 
     out->ts_ms = (int64_t)floor(s->t);
-    out->bid = (double)bid / s->scale;
-    out->ask = (double)ask / s->scale;
+    out->bid = (double)bid / s->w.scale;
+    out->ask = (double)ask / s->w.scale;
     out->volume = 0;
     out->sym = s->id;
     out->flags = 0;
 
-    if (g->bad_prob > 0 && unit(xnext(s->rng)) < g->bad_prob) {
+    if (g->bad_prob > 0 &&
+        fxp__synth_unit(fxp__synth_next(s->rng)) < g->bad_prob) {
         switch (g->n_bad++ % 4) {
         case 0:
             out->bid = NAN;
             break;
         case 1: /* crossed */
-            out->bid = (double)ask / s->scale;
-            out->ask = (double)bid / s->scale;
+            out->bid = (double)ask / s->w.scale;
+            out->ask = (double)bid / s->w.scale;
             break;
         case 2:
             out->bid = -out->bid;
             break;
         default: /* a 30% spike */
-            out->bid = floor((double)bid * 1.3) / s->scale;
-            out->ask = floor((double)ask * 1.3) / s->scale;
+            out->bid = floor((double)bid * 1.3) / s->w.scale;
+            out->ask = floor((double)ask * 1.3) / s->w.scale;
             break;
         }
     }
@@ -597,20 +446,12 @@ static int parse_symbols(const char *list, struct fxp_symtab *st, uint32_t *ids,
 static void sym_init(struct synth *g, struct sym *s, uint32_t idx, uint32_t id,
                      const char *name)
 {
-    struct sym_spec sp;
-    spec_for(name, &sp);
-    uint64_t x = g->seed ^ fnv1a(name);
+    uint64_t x = g->seed ^ fxp__synth_fnv1a(name);
     for (int i = 0; i < 4; i++)
-        s->rng[i] = splitmix64(&x);
+        s->rng[i] = fxp__synth_splitmix64(&x);
     s->idx = idx;
     s->id = id;
-    s->scale = 1;
-    for (int i = 0; i < sp.dec; i++)
-        s->scale *= 10;
-    s->mid = floor(sp.px * s->scale + 0.5) / s->scale;
-    s->inv_start = 1.0 / s->mid;
-    s->vol = sp.vol;
-    s->spread_pts = sp.spread * s->scale;
+    fxp__synth_walk_init(&s->w, name);
     s->t = (double)g->from;
     s->last_t = s->t;
     s->sess_close = INT64_MIN;
@@ -655,15 +496,7 @@ int fxp_source_open_synthetic(const struct fxp_synth_cfg *c,
     g->bad_prob = c->bad_prob;
     g->last_ts = c->from_ms;
     g->n = n;
-    double sum = 0;
-    for (int h = 0; h < 24; h++)
-        sum += hour_raw[h];
-    for (int h = 0; h < 24; h++) {
-        g->mult[h] = hour_raw[h] * 24.0 / sum;
-        g->sqrt_mult[h] = sqrt(g->mult[h]);
-        /* Thin hours quote wider. */
-        g->spread_f[h] = 1.0 / g->sqrt_mult[h];
-    }
+    fxp__synth_hour_factors(g->mult, g->sqrt_mult, g->spread_f);
     for (uint32_t i = 0; i < n; i++) {
         sym_init(g, &g->sym[i], i, ids[i], fxp_symtab_name(st, ids[i]));
         g->heap[i] = i;

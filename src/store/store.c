@@ -218,3 +218,81 @@ int fxp_store_reject_summary(struct fxp_store *s, fxp_store_reason_fn fn,
     slow_end(s, t0);
     return rc;
 }
+
+/* Indexed by fxp_ledger_state; stored as text in the ledger table. */
+static const char *const ledger_state_names[] = {
+    [FXP_LEDGER_MISSING] = "missing",
+    [FXP_LEDGER_DOWNLOADED] = "downloaded",
+    [FXP_LEDGER_VERIFIED] = "verified",
+    [FXP_LEDGER_EMPTY] = "confirmed-empty",
+    [FXP_LEDGER_REVIEW] = "needs-review",
+};
+#define N_LEDGER_STATES                                                        \
+    (sizeof ledger_state_names / sizeof ledger_state_names[0])
+
+const char *fxp_ledger_state_name(fxp_ledger_state st)
+{
+    return (unsigned)st < N_LEDGER_STATES ? ledger_state_names[st] : "unknown";
+}
+
+int fxp__ledger_state_parse(const char *name, fxp_ledger_state *out)
+{
+    for (unsigned i = 0; name && i < N_LEDGER_STATES; i++)
+        if (!strcmp(name, ledger_state_names[i])) {
+            *out = (fxp_ledger_state)i;
+            return 0;
+        }
+    return -1;
+}
+
+int fxp_store_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                       int64_t from, int64_t to, fxp_store_day_fn fn, void *ud)
+{
+    int64_t t0 = slow_start(s);
+    int rc = s->ops->coverage(s, symbol, tf, from, to, fn, ud);
+
+    slow_end(s, t0);
+    return rc;
+}
+
+int fxp_store_present(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                      int64_t from, int64_t to, fxp_store_ts_fn fn, void *ud)
+{
+    int64_t t0 = slow_start(s);
+    int rc = s->ops->present(s, symbol, tf, from, to, fn, ud);
+
+    slow_end(s, t0);
+    return rc;
+}
+
+int fxp_store_rescan_coverage(struct fxp_store *s, const char *symbol)
+{
+    int64_t t0 = slow_start(s);
+    int rc = s->ops->rescan_coverage(s, symbol);
+
+    slow_end(s, t0);
+    return rc;
+}
+
+int fxp_store_ledger_put(struct fxp_store *s, const struct fxp_ledger_entry *e,
+                         size_t n)
+{
+    int64_t t0 = slow_start(s);
+    int rc;
+
+    assert(e || !n);
+    rc = s->ops->ledger_put(s, e, n);
+    slow_end(s, t0);
+    return rc;
+}
+
+int fxp_store_ledger_scan(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                          int64_t from, int64_t to, fxp_store_ledger_fn fn,
+                          void *ud)
+{
+    int64_t t0 = slow_start(s);
+    int rc = s->ops->ledger_scan(s, symbol, tf, from, to, fn, ud);
+
+    slow_end(s, t0);
+    return rc;
+}

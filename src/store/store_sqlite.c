@@ -25,6 +25,14 @@
  *     static strings (SQLITE_STATIC); the cache is invalidated at the start
  *     of each batch and the bindings cleared at its end, so no pointer into
  *     a caller's memory is used after fxp_store_write returns.
+ *  5. Coverage (bars per symbol, timeframe and UTC day) is kept in the
+ *     write's transaction. The bar upsert says what it did through
+ *     "RETURNING revisions", a counter the update branch increments: a row
+ *     with 0 is a new bar, one with more an update, no row an ignored
+ *     write. New bars are counted per day in C (store_sqlite_gaps.c) and
+ *     added to the coverage table once per distinct day at the end of the
+ *     bars, so the coverage costs one small upsert per day, not per bar.
+ *     Coverage, present bars and the ledger live in store_sqlite_gaps.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +72,9 @@ static const char *const sql_text[ST_COUNT] = {
                "open = excluded.open, high = excluded.high, "
                "low = excluded.low, close = excluded.close, "
                "volume = excluded.volume, ticks = excluded.ticks, "
-               "version = excluded.version, source = excluded.source "
-               "WHERE excluded.version > bars.version",
+               "version = excluded.version, source = excluded.source, "
+               "revisions = bars.revisions + 1 "
+               "WHERE excluded.version > bars.version RETURNING revisions",
     [ST_TICK] = "INSERT OR IGNORE INTO ticks(symbol, ts, bid, ask, volume) "
                 "VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_REJECT] = "INSERT OR IGNORE INTO rejects(origin, ts, symbol, reason, "
@@ -90,6 +99,7 @@ struct sq {
     sqlite3 *db;
     char *path; /* as given, for messages */
     sqlite3_stmt *st[ST_COUNT];
+    struct fxp__sqgaps *g; /* coverage, present bars, ledger */
 };
 
 /* Describe a failed SQLite call as "cannot <what> 'PATH': <errmsg>", roll
@@ -139,12 +149,12 @@ static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
     sqlite3_stmt *st = q->st[ST_BAR];
     uint32_t last_sym = 0;
     unsigned last_tf = ~0u, last_src = ~0u; /* match no uint8_t */
-    int have_sym = 0;
+    int have_sym = 0, rc;
 
     for (size_t i = 0; i < b->n_bars; i++) {
         const struct fxp_bar *bar = &b->bars[i];
-        int rc = SQLITE_OK;
 
+        rc = SQLITE_OK;
         if (!have_sym || bar->sym != last_sym) {
             const char *name = fxp_symtab_name(b->symtab, bar->sym);
             if (!name) {
@@ -190,11 +200,20 @@ static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
         rc |= sqlite3_bind_int64(st, 9, bar->n_ticks);
         rc |= sqlite3_bind_int64(st, 10, bar->version);
         if (rc == SQLITE_OK)
-            rc = step_done(st);
-        if (rc != SQLITE_OK)
+            rc = sqlite3_step(st);
+        /* Note 5: a row is returned unless the write was ignored. */
+        if (rc == SQLITE_ROW) {
+            int fresh = sqlite3_column_int64(st, 0) == 0;
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_DONE && fresh)
+                rc = fxp__sqgaps_count(q->g, bar, b->symtab);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_OK && rc != SQLITE_DONE)
             return fail_sql(s, rc, "write to");
     }
-    return FXP_OK;
+    rc = fxp__sqgaps_flush(q->g, b->symtab);
+    return rc == SQLITE_OK ? FXP_OK : fail_sql(s, rc, "write to");
 }
 
 static int write_ticks(struct fxp_store *s, const struct fxp_store_batch *b,
@@ -299,6 +318,7 @@ static int sq_write(struct fxp_store *s, const struct fxp_store_batch *b)
     if (!b->n_bars && !n_ticks && !b->n_rejects && !b->meta_key)
         return FXP_OK;
 
+    fxp__sqgaps_begin(q->g);
     rc = step_done(q->st[ST_BEGIN]);
     if (rc != SQLITE_OK)
         return fail_sql(s, rc, "write to");
@@ -493,6 +513,7 @@ static void sq_close(void *impl)
 {
     struct sq *q = impl;
 
+    fxp__sqgaps_close(q->g);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     sqlite3_close(q->db);
@@ -509,6 +530,11 @@ static const struct fxp_store_ops sqlite_ops = {
     .series = sq_series,
     .counts = sq_counts,
     .reject_summary = sq_reject_summary,
+    .coverage = fxp__sq_coverage,
+    .present = fxp__sq_present,
+    .rescan_coverage = fxp__sq_rescan_coverage,
+    .ledger_put = fxp__sq_ledger_put,
+    .ledger_scan = fxp__sq_ledger_scan,
     .close = sq_close,
 };
 
@@ -557,6 +583,14 @@ int fxp__store_open_sqlite(struct fxp_store *s, const char *path, char *errbuf,
             goto fail;
         }
     }
+    rc = fxp__sqgaps_open(q->db, q->path, &q->g);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot open database '%s': %s", path,
+                 rc == SQLITE_NOMEM ? sqlite3_errstr(rc)
+                                    : sqlite3_errmsg(q->db));
+        rc = rc == SQLITE_NOMEM ? FXP_ENOMEM : fxp__sqlite_err(rc);
+        goto fail;
+    }
     s->ops = &sqlite_ops;
     s->impl = q;
     return FXP_OK;
@@ -574,4 +608,9 @@ fail:
 struct sqlite3 *fxp__store_sqlite_db(struct fxp_store *s)
 {
     return s && s->ops == &sqlite_ops ? ((struct sq *)s->impl)->db : NULL;
+}
+
+struct fxp__sqgaps *fxp__sqlite_gaps(struct fxp_store *s)
+{
+    return ((struct sq *)s->impl)->g;
 }

@@ -19,6 +19,9 @@
  *     the file.
  *  5. No table stores wall-clock time: importing the same data twice must
  *     give a byte-identical dump.
+ *  6. Day arithmetic in SQL floors negative times too:
+ *     day = ts - (ts % 86400000 + 86400000) % 86400000, as the write path
+ *     and the rescan (store_sqlite_gaps.c) compute it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +47,24 @@ static const char *const migrations[] = {
     "CREATE TABLE rejects("
     " origin TEXT NOT NULL PRIMARY KEY, ts INTEGER, symbol TEXT,"
     " reason TEXT, detail TEXT, raw TEXT);",
+
+    /* 1 -> 2: coverage (bars per UTC day, kept by every write and filled
+     * here from the bars already stored), the back-fill ledger, and
+     * bars.revisions, which tells the write path whether its upsert
+     * inserted a row (0) or updated one (> 0). */
+    "CREATE TABLE coverage("
+    " symbol TEXT, timeframe TEXT, day INTEGER, bars INTEGER NOT NULL,"
+    " PRIMARY KEY(symbol, timeframe, day)) WITHOUT ROWID;"
+    "CREATE TABLE ledger("
+    " symbol TEXT, timeframe TEXT, day INTEGER, state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, bars INTEGER NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " PRIMARY KEY(symbol, timeframe, day)) WITHOUT ROWID;"
+    "ALTER TABLE bars ADD COLUMN revisions INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO coverage(symbol, timeframe, day, bars)"
+    " SELECT symbol, timeframe,"
+    " ts - (ts % 86400000 + 86400000) % 86400000, count(*)"
+    " FROM bars GROUP BY 1, 2, 3;",
 };
 
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])

@@ -257,6 +257,38 @@ test_aggregate__historical_1m_bars_build_higher_timeframes(void **state)
     fxp_agg_free(a);
 }
 
+static void test_aggregate__a_bar_keeps_the_highest_rank_of_its_inputs(void **state)
+{
+    (void)state;
+    struct sink s;
+    struct fxp_agg_cfg cfg;
+    fxp_agg_cfg_default(&cfg, ny);
+    cfg.source = FXP_SRC_HISTORICAL;
+    cfg.max_symbols = 1;
+    memset(&s, 0, sizeof s);
+    struct fxp_agg *a = fxp_agg_new(&cfg, collect, &s);
+    /* Minute 0 was stored by a live run; minute 1 is back-filled. */
+    struct fxp_bar live = {.ts_ms = T0, .open = 1, .high = 1, .low = 1,
+                           .close = 1, .volume = 7, .n_ticks = 7,
+                           .version = fxp_version_make(FXP_SRC_LIVE, 7),
+                           .tf = FXP_TF_1M};
+    struct fxp_bar hist = {.ts_ms = T0 + MIN, .open = 1, .high = 1, .low = 1,
+                           .close = 1, .volume = 5, .n_ticks = 5,
+                           .tf = FXP_TF_1M};
+    assert_int_equal(fxp_agg_bar(a, &live), FXP_R_OK);
+    assert_int_equal(fxp_agg_bar(a, &hist), FXP_R_OK);
+    fxp_agg_flush(a);
+    const struct fxp_bar *m0 = find(&s, FXP_TF_1M, T0);
+    const struct fxp_bar *m1 = find(&s, FXP_TF_1M, T0 + MIN);
+    const struct fxp_bar *b5 = find(&s, FXP_TF_5M, T0);
+    assert_int_equal(fxp_version_rank(m0->version), FXP_SRC_LIVE);
+    assert_int_equal(fxp_version_rank(m1->version), FXP_SRC_HISTORICAL);
+    assert_int_equal(b5->version, fxp_version_make(FXP_SRC_LIVE, 12));
+    /* ... so it outranks the incomplete live 5m bar (7 quotes). */
+    assert_true(b5->version > fxp_version_make(FXP_SRC_LIVE, 7));
+    fxp_agg_free(a);
+}
+
 /* ---- property: shuffled input within the lateness == sorted reference ---- */
 
 struct ref_bar {
@@ -401,6 +433,8 @@ int main(void)
             test_aggregate__historical_1m_bars_build_higher_timeframes),
         cmocka_unit_test(
             test_aggregate__shuffled_late_ticks_end_equal_to_sorted_input),
+        cmocka_unit_test(
+            test_aggregate__a_bar_keeps_the_highest_rank_of_its_inputs),
         cmocka_unit_test(
             test_aggregate__the_same_input_gives_the_same_versions),
     };

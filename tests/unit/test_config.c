@@ -109,6 +109,8 @@ static void test_config__defaults_are_the_documented_ones(void **state)
     assert_string_equal(c.feed_speed, "max");
     assert_int_equal(c.feed_seed, 1);
     assert_true(c.feed_quotes_per_sec == 2.0);
+    assert_true(c.validate_max_spread_frac == 0.05);
+    assert_true(c.validate_max_jump_frac == 0.10);
     assert_string_equal(c.bars_timeframes, "all");
     assert_int_equal(c.bars_session, 0); /* ny-close */
     assert_int_equal(c.bars_price, 0);   /* mid */
@@ -137,6 +139,8 @@ static void test_config__get_gives_text_for_every_type(void **state)
     assert_string_equal(get(&c, "store.keep_ticks"), "false");
     assert_string_equal(get(&c, "feed.quotes_per_sec"), "2");
     assert_string_equal(get(&c, "feed.from"), "");
+    assert_string_equal(get(&c, "validate.max_spread_frac"), "0.05");
+    assert_string_equal(get(&c, "validate.max_jump_frac"), "0.1");
     assert_string_equal(get(&c, "bars.session"), "ny-close");
     assert_string_equal(get(&c, "bars.price"), "mid");
     assert_string_equal(get(&c, "log.level"), "info");
@@ -165,6 +169,8 @@ static void test_config__env_names_are_known(void **state)
     assert_true(fxp_config_env_known("FXPIPE_STORE_DB"));
     assert_true(fxp_config_env_known("FXPIPE_STORE_BUSY_TIMEOUT_MS"));
     assert_true(fxp_config_env_known("FXPIPE_PIPELINE_QUEUE_BATCHES"));
+    assert_true(fxp_config_env_known("FXPIPE_VALIDATE_MAX_SPREAD_FRAC"));
+    assert_true(fxp_config_env_known("FXPIPE_VALIDATE_MAX_JUMP_FRAC"));
     assert_true(fxp_config_env_known("FXPIPE_CONFIG"));
     assert_false(fxp_config_env_known("FXPIPE_STORE_BD"));
     assert_false(fxp_config_env_known("FXPIPE_store_db"));
@@ -387,6 +393,15 @@ static const struct {
     {"[feed]\nquotes_per_sec = 0\n", FXP_ERANGE,
      "config 'f.ini' line 2: 'feed.quotes_per_sec' must be between 0.01 and "
      "1000, got '0'"},
+    {"[validate]\nmax_spread_frac = 1.5\n", FXP_ERANGE,
+     "config 'f.ini' line 2: 'validate.max_spread_frac' must be between 0 "
+     "and 1, got '1.5'"},
+    {"[validate]\nmax_jump_frac = -0.1\n", FXP_ERANGE,
+     "config 'f.ini' line 2: 'validate.max_jump_frac' must be between 0 and "
+     "10, got '-0.1'"},
+    {"[validate]\nmax_jump_frac = 10%\n", FXP_EINVAL,
+     "config 'f.ini' line 2: 'validate.max_jump_frac' must be a number, got "
+     "'10%'"},
     /* bool */
     {"[store]\nkeep_ticks = maybe\n", FXP_EINVAL,
      "config 'f.ini' line 2: 'store.keep_ticks' must be true or false (or "
@@ -602,6 +617,56 @@ static void test_config__env_errors_name_the_variable(void **state)
     assert_memory_equal(&c, &before, sizeof c);
 }
 
+static void
+test_config__validator_limits_come_from_file_env_and_flag(void **state)
+{
+    (void)state;
+    struct fxp_config c;
+    char err[512];
+    char *envp[] = {(char *)"FXPIPE_VALIDATE_MAX_JUMP_FRAC=0.5", NULL};
+    fxp_config_init(&c);
+    assert_int_equal(fxp_config_load_string(&c,
+                                            "[validate]\n"
+                                            "max_spread_frac = 0.02\n"
+                                            "max_jump_frac = 0.25\n",
+                                            "v.ini", err, sizeof err),
+                     FXP_OK);
+    assert_true(c.validate_max_spread_frac == 0.02);
+    assert_true(c.validate_max_jump_frac == 0.25);
+    assert_int_equal(origin(&c, "validate.max_jump_frac"),
+                     FXP_CONFIG_FROM_FILE);
+    assert_int_equal(c.origin_line[key_index("validate.max_jump_frac")], 3);
+
+    assert_int_equal(fxp_config_load_env(&c, envp, err, sizeof err), FXP_OK);
+    assert_true(c.validate_max_jump_frac == 0.5);
+    assert_int_equal(origin(&c, "validate.max_jump_frac"), FXP_CONFIG_FROM_ENV);
+
+    /* 0 turns a check off; the ends of the ranges are allowed. */
+    assert_int_equal(fxp_config_set(&c, "validate.max_spread_frac", "0",
+                                    FXP_CONFIG_FROM_FLAG, err, sizeof err),
+                     FXP_OK);
+    assert_true(c.validate_max_spread_frac == 0.0);
+    assert_int_equal(origin(&c, "validate.max_spread_frac"),
+                     FXP_CONFIG_FROM_FLAG);
+    assert_int_equal(fxp_config_set(&c, "validate.max_spread_frac", "1",
+                                    FXP_CONFIG_FROM_FLAG, err, sizeof err),
+                     FXP_OK);
+    assert_int_equal(fxp_config_set(&c, "validate.max_jump_frac", "10",
+                                    FXP_CONFIG_FROM_FLAG, err, sizeof err),
+                     FXP_OK);
+    assert_true(c.validate_max_jump_frac == 10.0);
+    assert_int_equal(fxp_config_set(&c, "validate.max_jump_frac", "10.5",
+                                    FXP_CONFIG_FROM_FLAG, err, sizeof err),
+                     FXP_ERANGE);
+    assert_true(c.validate_max_jump_frac == 10.0);
+    assert_int_equal(fxp_config_set(&c, "validate.max_jump_fac", "1",
+                                    FXP_CONFIG_FROM_FLAG, err, sizeof err),
+                     FXP_ENOENT);
+    assert_string_equal(err,
+                        "unknown key 'validate.max_jump_fac'; did you mean "
+                        "'validate.max_jump_frac'?");
+}
+
 /* ------------------------------------------------------------------------
  * Accepted spellings
  */
@@ -709,6 +774,8 @@ static void test_config__print_then_load_gives_the_same_config(void **state)
         {"feed.speed", "2.5"},
         {"feed.seed", "4611686018427387904"},
         {"feed.quotes_per_sec", "0.1"},
+        {"validate.max_spread_frac", "0"},
+        {"validate.max_jump_frac", "0.3"},
         {"bars.timeframes", "1m,4h"},
         {"bars.session", "utc"},
         {"bars.price", "ask"},
@@ -806,6 +873,8 @@ static void test_config__markdown_has_a_row_per_entry(void **state)
                                 "`FXPIPE_STORE_DB` |"));
     assert_non_null(strstr(buf, "| `feed.from` | ISO-8601 or Unix ms | "
                                 "(empty) |"));
+    assert_non_null(strstr(buf, "| `validate.max_jump_frac` | number 0..10 | "
+                                "`0.1` | `FXPIPE_VALIDATE_MAX_JUMP_FRAC` |"));
     free(buf);
 }
 
@@ -829,6 +898,8 @@ int main(void)
         cmocka_unit_test(test_config__too_long_values_are_refused),
         cmocka_unit_test(test_config__unprintable_values_are_refused),
         cmocka_unit_test(test_config__env_errors_name_the_variable),
+        cmocka_unit_test(
+            test_config__validator_limits_come_from_file_env_and_flag),
         cmocka_unit_test(test_config__bool_and_enum_spellings),
         cmocka_unit_test(test_config__file_syntax_details),
         cmocka_unit_test(test_config__print_then_load_gives_the_same_config),

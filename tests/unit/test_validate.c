@@ -1,7 +1,7 @@
 /*
  * test_validate.c - the tick and bar validator: one table row per reason,
- * valid rows that must pass, limit boundaries, jump state, reason names
- * and the formatted messages.
+ * valid rows that must pass, limit boundaries, jump state and its
+ * re-anchoring, reason names and the formatted messages.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -476,6 +476,149 @@ test_validate__zero_limits_turn_spread_and_jump_checks_off(void **state)
     fxp_validator_free(v);
 }
 
+/* ---- re-anchoring the jump reference --------------------------------- */
+
+/* Check a quote at mid m (bid == ask) for symbol sym. */
+static fxp_reason check_mid(struct fxp_validator *v, uint32_t sym, double m)
+{
+    struct fxp_tick t = quote(sym, m, m);
+    return fxp_validate_tick(v, &t);
+}
+
+static void
+test_validate__bad_first_tick_costs_at_most_two_good_ticks(void **state)
+{
+    struct fxp_validator *v = new_default(N_SYM);
+
+    (void)state;
+    /* The first quote is 30% off: with no reference it is accepted. */
+    assert_int_equal(check_mid(v, 0, 1.3), FXP_R_OK);
+    /* Good quotes: two are rejected, the third re-anchors. */
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.001), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 0.999), FXP_R_OK);
+    /* From then on good quotes pass and bad ones fail, measured from the
+     * new reference. */
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(check_mid(v, 0, 1.0 + 0.0005 * i), FXP_R_OK);
+    assert_int_equal(check_mid(v, 0, 1.3), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.005), FXP_R_OK);
+    fxp_validator_free(v);
+}
+
+static void test_validate__re_anchoring_is_per_symbol(void **state)
+{
+    struct fxp_validator *v = new_default(N_SYM);
+
+    (void)state;
+    assert_int_equal(check_mid(v, 0, 1.3), FXP_R_OK);   /* bad first */
+    assert_int_equal(check_mid(v, 1, 150.0), FXP_R_OK); /* good first */
+    /* Jumps of symbol 1 do not count towards symbol 0's run. */
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 1, 200.0), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 1, 200.0), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+    assert_int_equal(check_mid(v, 1, 150.1), FXP_R_OK);
+    fxp_validator_free(v);
+}
+
+static void
+test_validate__single_outlier_is_rejected_and_keeps_the_reference(void **state)
+{
+    struct fxp_validator *v = new_default(N_SYM);
+
+    (void)state;
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+    assert_int_equal(check_mid(v, 0, 1.001), FXP_R_OK);
+    assert_int_equal(check_mid(v, 0, 1.3), FXP_R_JUMP); /* the outlier */
+    /* The next good quote passes against the old reference... */
+    assert_int_equal(check_mid(v, 0, 1.002), FXP_R_OK);
+    /* ...and ended the outlier's run: two more at its level are still
+     * rejected (had it counted, the second would re-anchor). */
+    assert_int_equal(check_mid(v, 0, 1.3), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.3), FXP_R_JUMP);
+    /* The reference is still the good level, not 1.3. */
+    assert_int_equal(check_mid(v, 0, 0.999), FXP_R_OK);
+    assert_int_equal(check_mid(v, 0, 1.15), FXP_R_JUMP);
+    fxp_validator_free(v);
+}
+
+static void test_validate__alternating_outliers_never_re_anchor(void **state)
+{
+    struct fxp_validator *v = new_default(N_SYM);
+
+    (void)state;
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+    /* Outliers at one level, alternating with good quotes. */
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(check_mid(v, 0, 1.3), FXP_R_JUMP);
+        assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+    }
+    /* Outliers alternating between two levels that disagree. */
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(check_mid(v, 0, 1.3), FXP_R_JUMP);
+        assert_int_equal(check_mid(v, 0, 0.7), FXP_R_JUMP);
+    }
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+    fxp_validator_free(v);
+}
+
+static void test_validate__three_agreeing_jumps_are_a_new_level(void **state)
+{
+    struct fxp_validator *v = new_default(N_SYM);
+
+    (void)state;
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+    /* A genuine shift: the third quote at the new level is accepted. */
+    assert_int_equal(check_mid(v, 0, 1.2), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.25), FXP_R_JUMP); /* +4.2% of 1.2 */
+    assert_int_equal(check_mid(v, 0, 1.15), FXP_R_OK);   /* -4.2% of 1.2 */
+    assert_int_equal(check_mid(v, 0, 1.16), FXP_R_OK);
+    /* A JUMP far from the candidate starts a new run at its own level. */
+    assert_int_equal(check_mid(v, 0, 1.5), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.8), FXP_R_JUMP); /* +20% of 1.5 */
+    assert_int_equal(check_mid(v, 0, 1.8), FXP_R_JUMP);
+    assert_int_equal(check_mid(v, 0, 1.8), FXP_R_OK);
+    fxp_validator_free(v);
+}
+
+static void
+test_validate__other_rejections_do_not_break_a_jump_run(void **state)
+{
+    struct fxp_validator *v = new_default(N_SYM);
+    struct fxp_tick t;
+
+    (void)state;
+    assert_int_equal(check_mid(v, 0, 1.3), FXP_R_OK); /* bad first */
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_JUMP);
+    t = quote(0, 1.0, 2.0);
+    assert_int_equal(fxp_validate_tick(v, &t), FXP_R_SPREAD);
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_JUMP);
+    t = quote(0, NAN, 1.0);
+    assert_int_equal(fxp_validate_tick(v, &t), FXP_R_NAN);
+    assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+    fxp_validator_free(v);
+}
+
+static void
+test_validate__jump_check_off_keeps_no_re_anchoring_state(void **state)
+{
+    struct fxp_validate_cfg cfg;
+    struct fxp_validator *v;
+
+    (void)state;
+    fxp_validate_cfg_default(&cfg);
+    cfg.max_jump_frac = 0.0;
+    v = fxp_validator_new(&cfg, N_SYM);
+    assert_non_null(v);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(check_mid(v, 0, 1.0), FXP_R_OK);
+        assert_int_equal(check_mid(v, 0, 2.0), FXP_R_OK);
+    }
+    fxp_validator_free(v);
+}
+
 /* ---- configuration and lifecycle ------------------------------------- */
 
 static void
@@ -658,6 +801,17 @@ int main(void)
         cmocka_unit_test(test_validate__jump_exactly_at_the_limit_passes),
         cmocka_unit_test(
             test_validate__zero_limits_turn_spread_and_jump_checks_off),
+        cmocka_unit_test(
+            test_validate__bad_first_tick_costs_at_most_two_good_ticks),
+        cmocka_unit_test(test_validate__re_anchoring_is_per_symbol),
+        cmocka_unit_test(
+            test_validate__single_outlier_is_rejected_and_keeps_the_reference),
+        cmocka_unit_test(test_validate__alternating_outliers_never_re_anchor),
+        cmocka_unit_test(test_validate__three_agreeing_jumps_are_a_new_level),
+        cmocka_unit_test(
+            test_validate__other_rejections_do_not_break_a_jump_run),
+        cmocka_unit_test(
+            test_validate__jump_check_off_keeps_no_re_anchoring_state),
         cmocka_unit_test(
             test_validate__defaults_are_5pct_spread_10pct_jump_1990_to_2100),
         cmocka_unit_test(
