@@ -70,9 +70,9 @@ typedef void (*fxp_backfill_progress_fn)(void *ud,
  * store error; message in errbuf. *stop (may be NULL) ends the run after
  * the current request. */
 int fxp_backfill_run(struct fxp_store *s, const struct fxp_backfill_cfg *cfg,
-                     fxp_fetch_fn fetch, void *fetch_ud,
-                     struct fxp_symtab *st, const char *symbol, int64_t from,
-                     int64_t to, const volatile sig_atomic_t *stop,
+                     fxp_fetch_fn fetch, void *fetch_ud, struct fxp_symtab *st,
+                     const char *symbol, int64_t from, int64_t to,
+                     const volatile sig_atomic_t *stop,
                      fxp_backfill_progress_fn progress, void *progress_ud,
                      struct fxp_backfill_stats *stats, char *errbuf,
                      size_t errlen);

@@ -24,17 +24,17 @@ struct fxp_store;
 
 typedef enum fxp_gap_state {
     FXP_GAP_MISSING = 0,
-    FXP_GAP_EMPTY = 1,  /* confirmed empty */
-    FXP_GAP_REVIEW = 2  /* needs review */
+    FXP_GAP_EMPTY = 1, /* confirmed empty */
+    FXP_GAP_REVIEW = 2 /* needs review */
 } fxp_gap_state;
 
 /* "missing", "confirmed-empty", "needs-review" */
 const char *fxp_gap_state_name(fxp_gap_state s);
 
 struct fxp_gap_range {
-    int64_t start;       /* open time of the first missing bar */
-    int64_t end;         /* end of the last missing bar (exclusive) */
-    uint32_t bars;       /* missing bars in the range */
+    int64_t start; /* open time of the first missing bar */
+    int64_t end;   /* end of the last missing bar (exclusive) */
+    uint32_t bars; /* missing bars in the range */
     fxp_gap_state state;
 };
 
@@ -58,11 +58,11 @@ struct fxp_gap_report {
     char symbol[16];
     fxp_tf tf;
     int64_t from, to;
-    uint64_t expected;      /* expected bars in [from, to) */
-    uint64_t present;       /* of those, present in the store */
-    double completeness;    /* present / expected (1.0 when none expected) */
-    bool complete;          /* by the threshold for tf */
-    uint64_t missing;       /* bars in ranges with state missing */
+    uint64_t expected;   /* expected bars in [from, to) */
+    uint64_t present;    /* of those, present in the store */
+    double completeness; /* present / expected (1.0 when none expected) */
+    bool complete;       /* by the threshold for tf */
+    uint64_t missing;    /* bars in ranges with state missing */
     struct fxp_gap_range *ranges;
     size_t n_ranges;
     struct fxp_gap_day *days; /* when opts.want_days */
@@ -88,9 +88,8 @@ size_t fxp_gaps_diff(const struct fxp_align *al, fxp_tf tf,
  * states from the ledger. Returns FXP_OK or a store error (message in
  * errbuf). */
 int fxp_gaps_detect(struct fxp_store *s, const struct fxp_calendar *cal,
-                    const struct fxp_align *al, const char *symbol,
-                    fxp_tf tf, int64_t from, int64_t to,
-                    const struct fxp_gaps_opts *o, struct fxp_gap_report *out,
-                    char *errbuf, size_t errlen);
+                    const struct fxp_align *al, const char *symbol, fxp_tf tf,
+                    int64_t from, int64_t to, const struct fxp_gaps_opts *o,
+                    struct fxp_gap_report *out, char *errbuf, size_t errlen);
 
 #endif

@@ -20,22 +20,22 @@
 #include "fxpipe/types.h"
 
 struct fxp_polygon_cfg {
-    const char *base_url;   /* "https://api.polygon.io" by default */
-    const char *api_key;    /* required */
-    int timeout_ms;         /* per request (30000) */
-    double rate_per_min;    /* requests per minute; 0 = unlimited (5) */
-    int max_retries;        /* per request (6) */
-    int retry_base_ms;      /* first backoff, doubled each retry (1000) */
-    int retry_max_ms;       /* backoff cap (32000) */
-    int limit;              /* `limit` parameter (50000) */
+    const char *base_url; /* "https://api.polygon.io" by default */
+    const char *api_key;  /* required */
+    int timeout_ms;       /* per request (30000) */
+    double rate_per_min;  /* requests per minute; 0 = unlimited (5) */
+    int max_retries;      /* per request (6) */
+    int retry_base_ms;    /* first backoff, doubled each retry (1000) */
+    int retry_max_ms;     /* backoff cap (32000) */
+    int limit;            /* `limit` parameter (50000) */
 };
 
 void fxp_polygon_cfg_default(struct fxp_polygon_cfg *c);
 
 struct fxp_polygon_stats {
-    uint64_t requests;  /* HTTP requests sent, retries included */
-    uint64_t pages;     /* successful responses */
-    uint64_t bars;      /* bars delivered */
+    uint64_t requests; /* HTTP requests sent, retries included */
+    uint64_t pages;    /* successful responses */
+    uint64_t bars;     /* bars delivered */
     uint64_t retries;
     uint64_t http_429, http_5xx, timeouts, conn_errors;
 };
@@ -43,8 +43,8 @@ struct fxp_polygon_stats {
 struct fxp_polygon;
 
 /* Copies cfg. Errors: FXP_EINVAL (no API key, bad URL), FXP_ENOMEM. */
-int fxp_polygon_new(const struct fxp_polygon_cfg *cfg,
-                    struct fxp_polygon **out, char *errbuf, size_t errlen);
+int fxp_polygon_new(const struct fxp_polygon_cfg *cfg, struct fxp_polygon **out,
+                    char *errbuf, size_t errlen);
 void fxp_polygon_free(struct fxp_polygon *p);
 
 /* Called per page of bars (ascending by time within the page); bars have

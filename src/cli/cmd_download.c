@@ -87,8 +87,7 @@ int cmd_download(int argc, char **argv)
         case 's':
             if (n_syms == 64 ||
                 fxp_symbol_normalize(optarg, strlen(optarg), syms[n_syms])) {
-                fxp_cli_error("download", "unknown symbol format '%s'",
-                              optarg);
+                fxp_cli_error("download", "unknown symbol format '%s'", optarg);
                 return FXP_EXIT_USAGE;
             }
             n_syms++;
@@ -183,21 +182,20 @@ int cmd_download(int argc, char **argv)
         struct fxp_backfill_stats s;
         char err[600];
         int rc = fxp_backfill_run(cs.store, &bc, fxp_cli_fetch, &fx, st,
-                                  syms[k], from, to, &fxp_cli_stop, NULL,
-                                  NULL, &s, err, sizeof err);
-        fprintf(stderr,
-                "download: %s from %s: %llu days planned, %llu verified, "
-                "%llu confirmed empty, %llu need review; %llu requests, "
-                "%llu bars, %llu rejected, %llu higher-timeframe bars "
-                "rebuilt\n",
-                syms[k], fx.desc, (unsigned long long)s.days_planned,
-                (unsigned long long)s.days_verified,
-                (unsigned long long)s.days_empty,
-                (unsigned long long)s.days_review,
-                (unsigned long long)s.requests,
-                (unsigned long long)s.bars_fetched,
-                (unsigned long long)s.bars_rejected,
-                (unsigned long long)s.bars_rebuilt);
+                                  syms[k], from, to, &fxp_cli_stop, NULL, NULL,
+                                  &s, err, sizeof err);
+        fprintf(
+            stderr,
+            "download: %s from %s: %llu days planned, %llu verified, "
+            "%llu confirmed empty, %llu need review; %llu requests, "
+            "%llu bars, %llu rejected, %llu higher-timeframe bars "
+            "rebuilt\n",
+            syms[k], fx.desc, (unsigned long long)s.days_planned,
+            (unsigned long long)s.days_verified,
+            (unsigned long long)s.days_empty, (unsigned long long)s.days_review,
+            (unsigned long long)s.requests, (unsigned long long)s.bars_fetched,
+            (unsigned long long)s.bars_rejected,
+            (unsigned long long)s.bars_rebuilt);
         if (rc != FXP_OK) {
             fxp_cli_error("download", "%s: %s", syms[k], err);
             status = FXP_EXIT_USAGE;

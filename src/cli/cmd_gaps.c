@@ -38,7 +38,8 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "      --db PATH | --store URL   the store (store.db)\n"
-    "  -s, --symbol S                a symbol (repeatable; default: all stored)\n"
+    "  -s, --symbol S                a symbol (repeatable; default: all "
+    "stored)\n"
     "  -t, --timeframe TF            a timeframe (repeatable; default: all)\n"
     "      --from WHEN --to WHEN     the range (ISO-8601 or Unix ms)\n"
     "      --json                    one JSON object per symbol and timeframe\n"
@@ -50,7 +51,8 @@ static const char usage_text[] =
     "      --source SRC              polygon (key in POLYGON_API_KEY) or bar\n"
     "                                FILEs given as arguments\n"
     "      --base-url URL            Polygon base URL (api.polygon.io)\n"
-    "      --rate-limit N            Polygon requests per minute (5; 0 = none)\n"
+    "      --rate-limit N            Polygon requests per minute (5; 0 = "
+    "none)\n"
     "      --timeout-ms N            per request (30000)\n"
     "      --retry-base-ms N         first retry backoff (1000)\n"
     "      --max-attempts N          fill attempts before needs-review (3)\n"
@@ -99,8 +101,7 @@ static void fill_progress(void *ud, const struct fxp_backfill_stats *s)
     const char *sym = ud;
     if (isatty(2))
         fprintf(stderr,
-                "\rgaps: filling %s: %llu/%llu days, %llu bars fetched ",
-                sym,
+                "\rgaps: filling %s: %llu/%llu days, %llu bars fetched ", sym,
                 (unsigned long long)(s->days_verified + s->days_empty +
                                      s->days_review),
                 (unsigned long long)s->days_planned,
@@ -126,9 +127,9 @@ static int fill(struct job *j, struct fxp_symtab *st)
         char err[600];
         char sym[FXP_SYMBOL_MAX];
         snprintf(sym, sizeof sym, "%s", j->symbols[k]);
-        int rc = fxp_backfill_run(j->cs.store, &bc, fxp_cli_fetch, &fx, st,
-                                  sym, j->from, j->to, &fxp_cli_stop,
-                                  fill_progress, sym, &s, err, sizeof err);
+        int rc = fxp_backfill_run(j->cs.store, &bc, fxp_cli_fetch, &fx, st, sym,
+                                  j->from, j->to, &fxp_cli_stop, fill_progress,
+                                  sym, &s, err, sizeof err);
         if (isatty(2))
             fprintf(stderr, "\r\033[K");
         fprintf(stderr,
@@ -229,8 +230,7 @@ static int serve(struct job *j)
     snprintf(lock, sizeof lock, "%s.gaps.lock", j->cs.url);
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        fxp_cli_error("gaps", "another 'fxpipe gaps --serve' holds '%s'",
-                      lock);
+        fxp_cli_error("gaps", "another 'fxpipe gaps --serve' holds '%s'", lock);
         if (fd >= 0)
             close(fd);
         return 2;

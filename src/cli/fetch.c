@@ -50,7 +50,8 @@ int fxp_cli_fetch_open(struct fxp_cli_fetch *f, const char *cmd,
         pc.api_key = f->key;
     }
     pc.base_url = base_url ? base_url : cfg->polygon_base_url;
-    pc.rate_per_min = rate_per_min >= 0 ? rate_per_min : cfg->polygon_rate_limit;
+    pc.rate_per_min =
+        rate_per_min >= 0 ? rate_per_min : cfg->polygon_rate_limit;
     pc.timeout_ms = timeout_ms > 0 ? timeout_ms : (int)cfg->polygon_timeout_ms;
     if (retry_base_ms >= 0)
         pc.retry_base_ms = retry_base_ms;
@@ -126,11 +127,11 @@ int fxp_cli_fetch(void *ud, const char *symbol, fxp_tf tf, int64_t from,
 {
     struct fxp_cli_fetch *f = ud;
     if (f->polygon)
-        return fxp_polygon_fetch(f->polygon, symbol, tf, from, to, fn,
-                                 page_ud, errbuf, errlen);
+        return fxp_polygon_fetch(f->polygon, symbol, tf, from, to, fn, page_ud,
+                                 errbuf, errlen);
     for (int i = 0; i < f->n_files; i++) {
-        int rc = fetch_file(f->files[i], symbol, from, to, fn, page_ud,
-                            errbuf, errlen);
+        int rc = fetch_file(f->files[i], symbol, from, to, fn, page_ud, errbuf,
+                            errlen);
         if (rc != FXP_OK)
             return rc;
     }

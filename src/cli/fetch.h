@@ -27,8 +27,7 @@ struct fxp_cli_fetch {
 int fxp_cli_fetch_open(struct fxp_cli_fetch *f, const char *cmd,
                        const char *source, char **files, int n_files,
                        const struct fxp_config *cfg, const char *base_url,
-                       double rate_per_min, int timeout_ms,
-                       int retry_base_ms);
+                       double rate_per_min, int timeout_ms, int retry_base_ms);
 void fxp_cli_fetch_close(struct fxp_cli_fetch *f);
 
 /* The fxp_fetch_fn to pass with the struct as ud. */

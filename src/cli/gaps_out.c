@@ -79,8 +79,8 @@ static void colour(double c, char *buf, size_t len)
     snprintf(buf, len, "#%02x%02x30", r, g);
 }
 
-int fxp_gaps_write_html(FILE *f, const struct fxp_gap_report *reports,
-                        size_t n, const char *title)
+int fxp_gaps_write_html(FILE *f, const struct fxp_gap_report *reports, size_t n,
+                        const char *title)
 {
     fprintf(f,
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"

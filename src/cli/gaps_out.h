@@ -18,7 +18,7 @@ void fxp_gaps_print_json(FILE *f, const struct fxp_gap_report *r);
 /* A self-contained page: a heatmap per timeframe (rows symbols, cells UTC
  * days) and the gap list. Reports must carry days (want_days) and be
  * grouped by timeframe. Returns 0, or -1 on a write error. */
-int fxp_gaps_write_html(FILE *f, const struct fxp_gap_report *reports,
-                        size_t n, const char *title);
+int fxp_gaps_write_html(FILE *f, const struct fxp_gap_report *reports, size_t n,
+                        const char *title);
 
 #endif

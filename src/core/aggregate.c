@@ -466,10 +466,14 @@ fxp_reason fxp_agg_bar(struct fxp_agg *a, const struct fxp_bar *m1)
     if (m1->tf != FXP_TF_1M ||
         fxp_floor_div(m1->ts_ms, FXP_MS_PER_MIN) * FXP_MS_PER_MIN != m1->ts_ms)
         return FXP_R_TS_ALIGN;
-    struct part p = {m1->ts_ms,  m1->ts_ms + FXP_MS_PER_MIN - 1,
-                     m1->open,   m1->high,
-                     m1->low,    m1->close,
-                     m1->volume, m1->n_ticks ? m1->n_ticks : 1,
+    struct part p = {m1->ts_ms,
+                     m1->ts_ms + FXP_MS_PER_MIN - 1,
+                     m1->open,
+                     m1->high,
+                     m1->low,
+                     m1->close,
+                     m1->volume,
+                     m1->n_ticks ? m1->n_ticks : 1,
                      m1->version ? fxp_version_rank(m1->version) : a->rank};
     fxp_reason r = slow_path(a, m1->sym, &p, true);
     if (r == FXP_R_OK)

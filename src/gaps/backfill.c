@@ -32,7 +32,7 @@
 #include "fxpipe/time.h"
 #include "fxpipe/version.h"
 
-#define DAY FXP_MS_PER_DAY
+#define DAY    FXP_MS_PER_DAY
 #define WBATCH 4096
 
 struct day {
@@ -92,8 +92,7 @@ static int flush(struct run *r)
     r->n_bars = r->n_rejs = 0;
     if (rc != FXP_OK && !r->store_err) {
         r->store_err = rc;
-        snprintf(r->errbuf, sizeof r->errbuf, "%s",
-                 fxp_store_errmsg(r->store));
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", fxp_store_errmsg(r->store));
     }
     return rc;
 }
@@ -198,8 +197,7 @@ static int rebuild(struct run *r, int64_t from, int64_t to)
     fxp_agg_free(rb.agg);
     if (rc != FXP_OK && !r->store_err) {
         r->store_err = rc;
-        snprintf(r->errbuf, sizeof r->errbuf, "%s",
-                 fxp_store_errmsg(r->store));
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", fxp_store_errmsg(r->store));
     }
     flush(r);
     return r->store_err;
@@ -243,8 +241,7 @@ static int record(struct run *r, size_t i0, size_t i1, const char *detail)
                                          .bars = d->fetched};
         snprintf(e[n].symbol, sizeof e[n].symbol, "%s", r->symbol);
         snprintf(e[n].detail, sizeof e[n].detail, "%s",
-                 d->state == FXP_LEDGER_VERIFIED ||
-                         d->state == FXP_LEDGER_EMPTY
+                 d->state == FXP_LEDGER_VERIFIED || d->state == FXP_LEDGER_EMPTY
                      ? ""
                      : detail);
         if (++n == 64) {
@@ -257,8 +254,7 @@ static int record(struct run *r, size_t i0, size_t i1, const char *detail)
         }
     }
     if (n && fxp_store_ledger_put(r->store, e, n) != FXP_OK) {
-        snprintf(r->errbuf, sizeof r->errbuf, "%s",
-                 fxp_store_errmsg(r->store));
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", fxp_store_errmsg(r->store));
         return FXP_EIO;
     }
     return FXP_OK;
@@ -267,9 +263,9 @@ static int record(struct run *r, size_t i0, size_t i1, const char *detail)
 /* One attempt at days [i0, i1). Returns FXP_OK when the fetch and the
  * store went through (verification decides per day), FXP_EUNAVAIL for a
  * retryable fetch failure, or a fatal error. */
-static int attempt(struct run *r, fxp_fetch_fn fetch, void *fetch_ud,
-                   size_t i0, size_t i1, int64_t from, int64_t to,
-                   char *detail, size_t dlen)
+static int attempt(struct run *r, fxp_fetch_fn fetch, void *fetch_ud, size_t i0,
+                   size_t i1, int64_t from, int64_t to, char *detail,
+                   size_t dlen)
 {
     for (size_t i = i0; i < i1; i++) {
         r->days[i].fetched = 0;
@@ -277,11 +273,11 @@ static int attempt(struct run *r, fxp_fetch_fn fetch, void *fetch_ud,
         r->days[i].attempts++;
     }
     int64_t a = r->days[i0].day_ms > from ? r->days[i0].day_ms : from;
-    int64_t b = r->days[i1 - 1].day_ms + DAY < to ? r->days[i1 - 1].day_ms + DAY
-                                                  : to;
+    int64_t b =
+        r->days[i1 - 1].day_ms + DAY < to ? r->days[i1 - 1].day_ms + DAY : to;
     r->stats->requests++;
-    int rc = fetch(fetch_ud, r->symbol, FXP_TF_1M, a, b, on_page, r, detail,
-                   dlen);
+    int rc =
+        fetch(fetch_ud, r->symbol, FXP_TF_1M, a, b, on_page, r, detail, dlen);
     flush(r);
     if (r->store_err)
         return r->store_err;
@@ -293,8 +289,7 @@ static int attempt(struct run *r, fxp_fetch_fn fetch, void *fetch_ud,
         r->days[i].stored = 0;
     if (fxp_store_coverage(r->store, r->symbol, FXP_TF_1M, a, b, on_coverage,
                            r) != FXP_OK) {
-        snprintf(r->errbuf, sizeof r->errbuf, "%s",
-                 fxp_store_errmsg(r->store));
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", fxp_store_errmsg(r->store));
         return FXP_EIO;
     }
     return FXP_OK;
@@ -343,9 +338,9 @@ static int do_request(struct run *r, fxp_fetch_fn fetch, void *fetch_ud,
 }
 
 int fxp_backfill_run(struct fxp_store *s, const struct fxp_backfill_cfg *cfg,
-                     fxp_fetch_fn fetch, void *fetch_ud,
-                     struct fxp_symtab *st, const char *symbol, int64_t from,
-                     int64_t to, const volatile sig_atomic_t *stop,
+                     fxp_fetch_fn fetch, void *fetch_ud, struct fxp_symtab *st,
+                     const char *symbol, int64_t from, int64_t to,
+                     const volatile sig_atomic_t *stop,
                      fxp_backfill_progress_fn progress, void *progress_ud,
                      struct fxp_backfill_stats *stats, char *errbuf,
                      size_t errlen)
@@ -364,8 +359,8 @@ int fxp_backfill_run(struct fxp_store *s, const struct fxp_backfill_cfg *cfg,
     r->symbol = symbol;
     r->stats = stats;
     r->day0 = fxp_floor_div(from, DAY) * DAY;
-    r->n_days = (size_t)((fxp_floor_div(to - 1, DAY) * DAY - r->day0) / DAY) +
-                1;
+    r->n_days =
+        (size_t)((fxp_floor_div(to - 1, DAY) * DAY - r->day0) / DAY) + 1;
     r->days = calloc(r->n_days, sizeof *r->days);
     r->val = fxp_validator_new(&cfg->validate, fxp_symtab_count(st) + 1);
     int rc = FXP_ENOMEM;

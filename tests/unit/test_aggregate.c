@@ -257,7 +257,8 @@ test_aggregate__historical_1m_bars_build_higher_timeframes(void **state)
     fxp_agg_free(a);
 }
 
-static void test_aggregate__a_bar_keeps_the_highest_rank_of_its_inputs(void **state)
+static void
+test_aggregate__a_bar_keeps_the_highest_rank_of_its_inputs(void **state)
 {
     (void)state;
     struct sink s;
@@ -268,12 +269,22 @@ static void test_aggregate__a_bar_keeps_the_highest_rank_of_its_inputs(void **st
     memset(&s, 0, sizeof s);
     struct fxp_agg *a = fxp_agg_new(&cfg, collect, &s);
     /* Minute 0 was stored by a live run; minute 1 is back-filled. */
-    struct fxp_bar live = {.ts_ms = T0, .open = 1, .high = 1, .low = 1,
-                           .close = 1, .volume = 7, .n_ticks = 7,
+    struct fxp_bar live = {.ts_ms = T0,
+                           .open = 1,
+                           .high = 1,
+                           .low = 1,
+                           .close = 1,
+                           .volume = 7,
+                           .n_ticks = 7,
                            .version = fxp_version_make(FXP_SRC_LIVE, 7),
                            .tf = FXP_TF_1M};
-    struct fxp_bar hist = {.ts_ms = T0 + MIN, .open = 1, .high = 1, .low = 1,
-                           .close = 1, .volume = 5, .n_ticks = 5,
+    struct fxp_bar hist = {.ts_ms = T0 + MIN,
+                           .open = 1,
+                           .high = 1,
+                           .low = 1,
+                           .close = 1,
+                           .volume = 5,
+                           .n_ticks = 5,
                            .tf = FXP_TF_1M};
     assert_int_equal(fxp_agg_bar(a, &live), FXP_R_OK);
     assert_int_equal(fxp_agg_bar(a, &hist), FXP_R_OK);
