@@ -102,8 +102,6 @@ size_t fxp_gaps_diff(const struct fxp_align *al, fxp_tf tf,
                      const int64_t *present, size_t n_present,
                      struct fxp_gap_range *out, size_t cap, uint64_t *n_missing)
 {
-    bool fixed = tf < FXP_TF_4H;
-    int64_t step = fixed ? fxp_tf_ms(tf) : 0;
     struct fxp_gap_range cur = {0, 0, 0, FXP_GAP_MISSING};
     size_t i = 0, j = 0, n = 0;
     uint64_t miss = 0;
@@ -113,6 +111,8 @@ size_t fxp_gaps_diff(const struct fxp_align *al, fxp_tf tf,
             *n_missing = 0;
         return 0;
     }
+    bool fixed = tf < FXP_TF_4H;
+    int64_t step = fixed ? fxp_tf_ms(tf) : 0;
     while (i < n_expected) {
         /* The common case: both arrays agree bar for bar. */
         while (i < n_expected && j < n_present && expected[i] == present[j]) {
@@ -297,12 +297,16 @@ static int store_fail(struct det *d, int rc, const char *what, char *errbuf,
 
 /* Append the ranges of one day, found by fxp_gaps_diff, with the day's
  * state; merge the first into the previous range when they touch and
- * share the state (note 4). Returns the day's missing bar count. */
+ * share the state (note 4). *missing gets the day's missing bars.
+ * Returns FXP_OK or FXP_ENOMEM. */
 static int diff_day(struct det *d, const int64_t *e, size_t ne,
                     const int64_t *p, size_t np, fxp_gap_state st,
                     uint64_t *missing)
 {
     struct fxp_gap_report *r = d->r;
+    *missing = 0;
+    if (!ne)
+        return FXP_OK;
     /* A day has at most as many ranges as expected bars. */
     if (grow((void **)&r->ranges, &d->ranges_cap, r->n_ranges + ne,
              sizeof *r->ranges))

@@ -751,6 +751,53 @@ test_gaps__a_series_with_no_bars_is_one_range_per_session(void **state)
     fxp_gap_report_release(&r);
 }
 
+static void exec_sql(struct fx *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* Original system item 2: a row with a NULL field is not a present bar. */
+static void test_gaps__rows_with_null_fields_are_gaps(void **state)
+{
+    struct fx *f = *state;
+    struct fxp_gap_report r;
+    static const struct want_range want_gbp[] = {
+        {"2024-03-05T12:00:00Z", "2024-03-05T12:01:00Z", 1, FXP_GAP_MISSING},
+        {"2024-03-06T03:00:00Z", "2024-03-06T03:01:00Z", 1, FXP_GAP_MISSING},
+    };
+    static const struct want_range want_eur[] = {
+        {"2024-03-05T12:00:00Z", "2024-03-05T12:01:00Z", 1, FXP_GAP_MISSING},
+        {"2024-03-05T23:58:00Z", "2024-03-06T00:03:00Z", 5, FXP_GAP_MISSING},
+    };
+
+    write_series(f, f->gbp, FXP_TF_1M, WEEK_FROM, WEEK_TO, NULL, 0);
+    /* Rows as another tool might leave them (1709640000000 is
+     * 2024-03-05T12:00Z, 1709694000000 2024-03-06T03:00Z). */
+    exec_sql(f, "UPDATE bars SET close = NULL WHERE timeframe = '1m' AND "
+                "ts = 1709640000000;"
+                "UPDATE bars SET volume = NULL WHERE symbol = 'GBPUSD' AND "
+                "timeframe = '1m' AND ts = 1709694000000;");
+    /* The coverage summary still counts the rows; recounting it makes the
+     * days incomplete so that they are read. */
+    assert_int_equal(fxp_store_rescan_coverage(f->s, "GBPUSD"), FXP_OK);
+    detect(f, cal_none, "GBPUSD", FXP_TF_1M, WEEK_FROM, WEEK_TO, false, &r);
+    check_ranges(r.ranges, r.n_ranges, want_gbp, N_OF(want_gbp));
+    assert_int_equal(r.present, 7198);
+    fxp_gap_report_release(&r);
+
+    /* EURUSD's Tuesday is read anyway (it has a gap): no rescan needed. */
+    detect(f, cal_none, "EURUSD", FXP_TF_1M, "2024-03-05T00:00:00Z",
+           "2024-03-06T12:00:00Z", false, &r);
+    check_ranges(r.ranges, r.n_ranges, want_eur, N_OF(want_eur));
+    fxp_gap_report_release(&r);
+}
+
 static void test_gaps__rejects_bad_arguments(void **state)
 {
     struct fx *f = *state;
@@ -771,7 +818,9 @@ static void test_gaps__rejects_bad_arguments(void **state)
 
 /* Detect over many chunks must equal one diff of the whole range:
  * 100 days of 1m bars with seeded random runs removed, some across
- * midnight, checked against fxp_gaps_diff on the full arrays. */
+ * midnight, checked against fxp_gaps_diff on the full arrays. The dense
+ * first 80 days are more than one chunk of drilled days; the sparse rest
+ * has complete days, which are not read. */
 static void test_gaps__detect_agrees_with_one_diff_over_100_days(void **state)
 {
     struct fx *f = *state;
@@ -784,7 +833,10 @@ static void test_gaps__detect_agrees_with_one_diff_over_100_days(void **state)
     assert_non_null(p);
     for (size_t i = 0; i < ne; i++) {
         seed = seed * 1103515245u + 12345u;
-        if ((seed >> 16) % 1000 < 3) { /* start a run of 1..400 bars */
+        /* Dense runs for 80 days (a drilled stretch longer than one
+         * chunk), sparse ones after (complete days between). */
+        unsigned per_100k = e[i] < from + 80 * DAY ? 300 : 15;
+        if ((seed >> 8) % 100000 < per_100k) { /* a run of 1..400 bars */
             seed = seed * 1103515245u + 12345u;
             i += (seed >> 16) % 400;
             continue;
@@ -809,9 +861,21 @@ static void test_gaps__detect_agrees_with_one_diff_over_100_days(void **state)
                                      FXP_TF_1M, from, to, &o, &r, err,
                                      sizeof err),
                      FXP_OK);
-    print_message("100 days: %zu expected, %zu present, %zu ranges\n", ne, np,
-                  n_want);
+    /* Trading days without a missing bar (these are never read). */
+    bool touched[101] = {false}, trading[101] = {false};
+    for (size_t i = 0; i < ne; i++)
+        trading[(e[i] - from) / DAY] = true;
+    for (size_t i = 0; i < n_want; i++)
+        for (int64_t t = want[i].start; t < want[i].end; t += MIN)
+            touched[(t - from) / DAY] = true;
+    int n_complete = 0;
+    for (int k = 0; k < 100; k++)
+        n_complete += trading[k] && !touched[k];
+    print_message("100 days: %zu expected, %zu present, %zu ranges, "
+                  "%d complete days\n",
+                  ne, np, n_want, n_complete);
     assert_true(n_want > 50);
+    assert_true(n_complete >= 5);
     assert_int_equal(r.n_ranges, n_want);
     for (size_t i = 0; i < n_want; i++) {
         assert_int_equal(r.ranges[i].start, want[i].start);
@@ -850,6 +914,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_gaps__a_series_with_no_bars_is_one_range_per_session, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_gaps__rows_with_null_fields_are_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gaps__rejects_bad_arguments, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
