@@ -1,0 +1,55 @@
+/*
+ * retryq.h - the retry queue: work that failed waits here with
+ * exponential backoff and jitter (1, 2, 4, 8, 16, 32 s by default, 6
+ * attempts), higher priority first (live before historical). Bounded: a
+ * full queue refuses (FXP_ETOOLARGE) and the caller applies backpressure.
+ * After the last attempt an item is handed back for the dead-letter
+ * queue. Time is passed in. One thread at a time (the owner's).
+ */
+#ifndef FXPIPE_RETRYQ_H
+#define FXPIPE_RETRYQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fxp_retryq_cfg {
+    size_t cap;          /* items held at most (64) */
+    int max_attempts;    /* attempts in all, the first included (6) */
+    int64_t base_ms;     /* delay after the first failure (1000) */
+    int64_t max_ms;      /* delay cap (32000) */
+    double jitter;       /* +- this fraction of each delay (0.2) */
+    uint64_t seed;       /* jitter PRNG seed (deterministic tests) */
+};
+
+void fxp_retryq_cfg_default(struct fxp_retryq_cfg *c);
+
+struct fxp_retryq;
+
+struct fxp_retryq *fxp_retryq_new(const struct fxp_retryq_cfg *c);
+/* Free the queue (not the payloads); NULL is a no-op. */
+void fxp_retryq_free(struct fxp_retryq *q);
+
+/* The delay before attempt number `attempt` + 1 after `attempt` failures
+ * (attempt >= 1): min(max_ms, base_ms * 2^(attempt-1)) +- jitter. */
+int64_t fxp_retryq_delay_ms(struct fxp_retryq *q, int attempt);
+
+/* Queue payload after its `attempts`-th failure. Returns FXP_OK (due at
+ * now + delay), FXP_ERANGE when attempts >= max_attempts (give it to the
+ * DLQ), FXP_ETOOLARGE when full. */
+int fxp_retryq_push(struct fxp_retryq *q, void *payload, int priority,
+                    int attempts, int64_t now_ms);
+
+/* The highest-priority item due at now_ms (earliest due among equals):
+ * FXP_OK with *payload and *attempts, or FXP_EAGAIN. */
+int fxp_retryq_pop_due(struct fxp_retryq *q, int64_t now_ms, void **payload,
+                       int *attempts);
+
+/* Take any item regardless of due time (shutdown: hand everything to the
+ * DLQ); FXP_EAGAIN when empty. */
+int fxp_retryq_pop_any(struct fxp_retryq *q, void **payload, int *attempts);
+
+size_t fxp_retryq_len(const struct fxp_retryq *q);
+/* Earliest due time, INT64_MAX when empty. */
+int64_t fxp_retryq_next_due(const struct fxp_retryq *q);
+
+#endif
