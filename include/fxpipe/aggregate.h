@@ -91,6 +91,12 @@ void fxp_agg_advance(struct fxp_agg *a, int64_t now_ms);
 /* End of input: emit every open bar and forget all state. */
 void fxp_agg_flush(struct fxp_agg *a);
 
+/* The open time of the oldest bar the engine still holds (open, or closed
+ * but revisable), over all symbols and timeframes; INT64_MAX when none.
+ * Replaying every input with time >= this value minus the lateness into a
+ * fresh engine rebuilds everything not yet final (a restart's recovery). */
+int64_t fxp_agg_oldest_open(const struct fxp_agg *a);
+
 void fxp_agg_get_stats(const struct fxp_agg *a, struct fxp_agg_stats *out);
 
 #endif

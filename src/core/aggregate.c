@@ -512,3 +512,22 @@ void fxp_agg_get_stats(const struct fxp_agg *a, struct fxp_agg_stats *out)
 {
     *out = a->st;
 }
+
+int64_t fxp_agg_oldest_open(const struct fxp_agg *a)
+{
+    int64_t oldest = INT64_MAX;
+    for (uint32_t i = 0; i < a->cfg.max_symbols; i++) {
+        const struct symstate *s = a->sym[i];
+        if (!s)
+            continue;
+        for (int k = 0; k < FXP_TF_COUNT; k++) {
+            const struct tfstate *t = &s->tf[k];
+            if (t->cur.start <= t->cur.end && t->cur.start < oldest)
+                oldest = t->cur.start;
+            for (uint32_t r = 0; r < t->ring_n; r++)
+                if (t->ring[r].start < oldest)
+                    oldest = t->ring[r].start;
+        }
+    }
+    return oldest;
+}

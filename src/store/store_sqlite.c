@@ -26,10 +26,11 @@
  *     of each batch and the bindings cleared at its end, so no pointer into
  *     a caller's memory is used after fxp_store_write returns.
  *  5. Coverage (bars per symbol, timeframe and UTC day) is kept in the
- *     write's transaction. The bar upsert says what it did through
- *     "RETURNING revisions", a counter the update branch increments: a row
- *     with 0 is a new bar, one with more an update, no row an ignored
- *     write. New bars are counted per day in C (store_sqlite_gaps.c) and
+ *     write's transaction. The bar upsert's update branch calls the C
+ *     function fxp_revised(), which counts the revision and raises a flag
+ *     on the handle; so after a step, "one row changed and no flag" means
+ *     a new bar, "flag" an update, "no change" an ignored write. (RETURNING
+ *     would say the same but halves the write rate in SQLite 3.40.) New bars are counted per day in C (store_sqlite_gaps.c) and
  *     added to the coverage table once per distinct day at the end of the
  *     bars, so the coverage costs one small upsert per day, not per bar.
  *     Coverage, present bars and the ledger live in store_sqlite_gaps.c.
@@ -73,8 +74,8 @@ static const char *const sql_text[ST_COUNT] = {
                "low = excluded.low, close = excluded.close, "
                "volume = excluded.volume, ticks = excluded.ticks, "
                "version = excluded.version, source = excluded.source, "
-               "revisions = bars.revisions + 1 "
-               "WHERE excluded.version > bars.version RETURNING revisions",
+               "revisions = fxp_revised(bars.revisions) "
+               "WHERE excluded.version > bars.version",
     [ST_TICK] = "INSERT OR IGNORE INTO ticks(symbol, ts, bid, ask, volume) "
                 "VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_REJECT] = "INSERT OR IGNORE INTO rejects(origin, ts, symbol, reason, "
@@ -100,7 +101,17 @@ struct sq {
     char *path; /* as given, for messages */
     sqlite3_stmt *st[ST_COUNT];
     struct fxp__sqgaps *g; /* coverage, present bars, ledger */
+    int revised;           /* set by fxp_revised() (note 5) */
 };
+
+/* SQL function fxp_revised(n) = n + 1, flagging the update (note 5). */
+static void sql_revised(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct sq *q = sqlite3_user_data(ctx);
+    q->revised = 1;
+    sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]) + 1);
+}
 
 /* Describe a failed SQLite call as "cannot <what> 'PATH': <errmsg>", roll
  * back an open transaction and return the mapped fxp_err. */
@@ -199,15 +210,12 @@ static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
         rc |= sqlite3_bind_double(st, 8, bar->volume);
         rc |= sqlite3_bind_int64(st, 9, bar->n_ticks);
         rc |= sqlite3_bind_int64(st, 10, bar->version);
+        q->revised = 0;
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
-        /* Note 5: a row is returned unless the write was ignored. */
-        if (rc == SQLITE_ROW) {
-            int fresh = sqlite3_column_int64(st, 0) == 0;
-            rc = sqlite3_step(st);
-            if (rc == SQLITE_DONE && fresh)
-                rc = fxp__sqgaps_count(q->g, bar, b->symtab);
-        }
+        /* Note 5: a change without the flag is a new bar. */
+        if (rc == SQLITE_DONE && !q->revised && sqlite3_changes(q->db) == 1)
+            rc = fxp__sqgaps_count(q->g, bar, b->symtab);
         sqlite3_reset(st);
         if (rc != SQLITE_OK && rc != SQLITE_DONE)
             return fail_sql(s, rc, "write to");
@@ -570,6 +578,14 @@ int fxp__store_open_sqlite(struct fxp_store *s, const char *path, char *errbuf,
     rc = fxp__sqlite_setup(q->db, path, &s->opts, errbuf, errlen);
     if (rc != FXP_OK)
         goto fail;
+    if (sqlite3_create_function(q->db, "fxp_revised", 1,
+                                SQLITE_UTF8 | SQLITE_DIRECTONLY, q,
+                                sql_revised, NULL, NULL) != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot open database '%s': %s", path,
+                 sqlite3_errmsg(q->db));
+        rc = FXP_EIO;
+        goto fail;
+    }
 
     fxp__sqlite_series_sql(series, sizeof series);
     for (int i = 0; i < ST_COUNT; i++) {
