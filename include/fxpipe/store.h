@@ -119,13 +119,12 @@ int fxp_store_reject_summary(struct fxp_store *s, fxp_store_reason_fn fn,
  * the series; ascending. Return non-zero to stop. */
 typedef int (*fxp_store_day_fn)(void *ud, int64_t day_ms, uint64_t bars);
 
-/* Bars per UTC day of symbol/tf for days in [from, to) (from and to are
- * rounded down to midnight). Reads a summary table, never the bars: cheap
- * for ten years. Counts every stored row; fxpipe only stores valid bars,
- * for databases written by other tools see fxp_store_rescan_coverage. */
+/* Bars per UTC day of symbol/tf for every UTC day overlapping [from, to). Reads
+ * a summary table, never the bars: cheap for ten years. Counts every stored
+ * row; fxpipe only stores valid bars, for databases written by other tools see
+ * fxp_store_rescan_coverage. */
 int fxp_store_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
-                       int64_t from, int64_t to, fxp_store_day_fn fn,
-                       void *ud);
+                       int64_t from, int64_t to, fxp_store_day_fn fn, void *ud);
 
 /* Called per present bar time, ascending. Non-zero stops. */
 typedef int (*fxp_store_ts_fn)(void *ud, int64_t ts);
@@ -156,17 +155,17 @@ const char *fxp_ledger_state_name(fxp_ledger_state st);
 struct fxp_ledger_entry {
     char symbol[16];
     fxp_tf tf;
-    int64_t day_ms;         /* UTC midnight of the period */
+    int64_t day_ms; /* UTC midnight of the period */
     fxp_ledger_state state;
-    uint32_t attempts;      /* download attempts so far */
-    uint32_t bars;          /* bars the source returned for the day */
-    char detail[200];       /* last error or note, "" if none */
+    uint32_t attempts; /* download attempts so far */
+    uint32_t bars;     /* bars the source returned for the day */
+    char detail[200];  /* last error or note, "" if none */
 };
 
 /* Insert or replace entries, in one transaction. Safe against other
  * processes using the same database (each thread its own handle). */
-int fxp_store_ledger_put(struct fxp_store *s,
-                         const struct fxp_ledger_entry *e, size_t n);
+int fxp_store_ledger_put(struct fxp_store *s, const struct fxp_ledger_entry *e,
+                         size_t n);
 
 typedef int (*fxp_store_ledger_fn)(void *ud, const struct fxp_ledger_entry *e);
 

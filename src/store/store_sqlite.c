@@ -30,10 +30,11 @@
  *     function fxp_revised(), which counts the revision and raises a flag
  *     on the handle; so after a step, "one row changed and no flag" means
  *     a new bar, "flag" an update, "no change" an ignored write. (RETURNING
- *     would say the same but halves the write rate in SQLite 3.40.) New bars are counted per day in C (store_sqlite_gaps.c) and
- *     added to the coverage table once per distinct day at the end of the
- *     bars, so the coverage costs one small upsert per day, not per bar.
- *     Coverage, present bars and the ledger live in store_sqlite_gaps.c.
+ *     would say the same but halves the write rate in SQLite 3.40.) New bars
+ * are counted per day in C (store_sqlite_gaps.c) and added to the coverage
+ * table once per distinct day at the end of the bars, so the coverage costs one
+ * small upsert per day, not per bar. Coverage, present bars and the ledger live
+ * in store_sqlite_gaps.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -579,8 +580,8 @@ int fxp__store_open_sqlite(struct fxp_store *s, const char *path, char *errbuf,
     if (rc != FXP_OK)
         goto fail;
     if (sqlite3_create_function(q->db, "fxp_revised", 1,
-                                SQLITE_UTF8 | SQLITE_DIRECTONLY, q,
-                                sql_revised, NULL, NULL) != SQLITE_OK) {
+                                SQLITE_UTF8 | SQLITE_DIRECTONLY, q, sql_revised,
+                                NULL, NULL) != SQLITE_OK) {
         snprintf(errbuf, errlen, "cannot open database '%s': %s", path,
                  sqlite3_errmsg(q->db));
         rc = FXP_EIO;
