@@ -95,6 +95,13 @@ size_t fxp_source_read_ticks(struct fxp_source *s, struct fxp_tick *out,
 size_t fxp_source_read_bars(struct fxp_source *s, struct fxp_bar *out,
                             uint64_t *pos, size_t cap, int *err);
 
+/* Drop the tick records whose position (line or sequence number) is <=
+ * pos: a restarted feed skips what an earlier run already journaled.
+ * Skipped records are read through without delay, so a paced source
+ * wrapped around this one starts pacing at the first kept record.
+ * Positions must grow within a source. */
+void fxp_source_skip_through(struct fxp_source *s, uint64_t pos);
+
 /* Progress for progress bars: bytes (files) or ms of feed time done and
  * the total; total 0 when unknown. */
 void fxp_source_progress(const struct fxp_source *s, uint64_t *done,

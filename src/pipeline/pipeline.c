@@ -32,77 +32,10 @@
 #include "fxpipe/store.h"
 #include "fxpipe/symbol.h"
 #include "fxpipe/time.h"
+#include "fxpipe/aggregate.h"
+#include "pipeline/pipeline_int.h"
 
-#define ORIGIN_MAX 200
-#define DETAIL_MAX 256
-
-enum bkind { B_TICKS, B_BARS, B_REJECTS };
-
-struct rej {
-    char origin[ORIGIN_MAX];
-    char detail[DETAIL_MAX];
-    char symbol[FXP_SYMBOL_MAX];
-    int64_t ts;
-    fxp_reason reason;
-};
-
-struct inb {
-    enum bkind kind;
-    size_t n;
-    void *buf;                    /* ticks, bars or rejects */
-    uint64_t *pos;                /* line or sequence numbers */
-    char origin[ORIGIN_MAX - 24]; /* "file.csv" for "file.csv:123" */
-};
-
-struct outb {
-    struct fxp_bar *bars;
-    struct fxp_tick *ticks;
-    struct rej *rejs;
-    struct fxp_reject *views; /* fxp_reject pointing into rejs */
-    size_t n_bars, n_ticks, n_rejs;
-};
-
-struct pipe {
-    const struct fxp_pipeline_cfg *cfg;
-    fxp_source_open_fn open;
-    void *open_ud;
-    size_t n_sources;
-    struct fxp_symtab *st;
-    struct fxp_store *store;
-    const volatile sig_atomic_t *stop;
-
-    size_t rej_cap;
-    struct fxp_queue *q_in, *q_out, *free_in, *free_out;
-    struct inb *in_pool;
-    struct outb *out_pool;
-
-    /* reader */
-    struct inb *bad; /* REJECTS batch being filled by on_bad */
-    pthread_mutex_t src_mu;
-    struct fxp_source *cur_src;
-
-    /* processor */
-    struct fxp_agg *agg;
-    struct fxp_validator *val;
-    struct fxp_cal_cursor hours;
-    struct outb *out;
-    struct fxp_tick *good;
-    uint64_t *good_pos;
-    uint32_t *late;
-
-    /* shared */
-    atomic_int failed;
-    pthread_mutex_t err_mu;
-    int err;
-    char errbuf[512];
-    atomic_uint_fast64_t ticks_read, bars_read, bad_lines, ticks_stored,
-        store_writes, bytes_done, bytes_total;
-    atomic_uint_fast64_t rejected[FXP_R_COUNT];
-    atomic_uint_fast64_t bars_stored[FXP_TF_COUNT];
-    atomic_int done;
-};
-
-static void set_error(struct pipe *p, int err, const char *msg)
+void fxp__pipe_set_error(struct pipe *p, int err, const char *msg)
 {
     pthread_mutex_lock(&p->err_mu);
     if (!p->err) {
@@ -113,7 +46,7 @@ static void set_error(struct pipe *p, int err, const char *msg)
     atomic_store(&p->failed, 1);
 }
 
-static bool stopping(const struct pipe *p)
+bool fxp__pipe_stopping(const struct pipe *p)
 {
     return (p->stop && *p->stop) || atomic_load(&p->failed);
 }
@@ -126,309 +59,6 @@ void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,
     fxp_validate_cfg_default(&c->validate);
     c->batch_size = 4096;
     c->queue_batches = 16;
-}
-
-/* ---- reader ---- */
-
-static struct inb *get_in(struct pipe *p)
-{
-    void *b = NULL;
-    fxp_queue_pop(p->free_in, &b, -1);
-    ((struct inb *)b)->n = 0;
-    return b;
-}
-
-static void push_bad(struct pipe *p)
-{
-    if (p->bad && p->bad->n) {
-        fxp_queue_push(p->q_in, p->bad, -1);
-        p->bad = NULL;
-    }
-}
-
-/* The on_bad callback given to sources (note 2). */
-static void on_bad(void *ud, const char *path, uint64_t line_no,
-                   fxp_reason reason, const char *detail)
-{
-    struct pipe *p = ud;
-    if (!p->bad) {
-        p->bad = get_in(p);
-        p->bad->kind = B_REJECTS;
-    }
-    struct rej *r = &((struct rej *)p->bad->buf)[p->bad->n++];
-    snprintf(r->origin, sizeof r->origin, "%s:%llu", path,
-             (unsigned long long)line_no);
-    snprintf(r->detail, sizeof r->detail, "%s", detail);
-    r->symbol[0] = '\0';
-    r->ts = 0;
-    r->reason = reason;
-    atomic_fetch_add(&p->bad_lines, 1);
-    if (p->bad->n == p->rej_cap)
-        push_bad(p);
-}
-
-/* "generic ticks 'x.csv'" -> "x.csv"; a description without quotes is
- * used whole ("synthetic feed ..." -> "synthetic"). */
-static void origin_of(const char *desc, char *out, size_t len)
-{
-    const char *a = strchr(desc, '\'');
-    const char *b = a ? strrchr(desc, '\'') : NULL;
-    if (a && b > a + 1) {
-        snprintf(out, len, "%.*s", (int)(b - a - 1), a + 1);
-        return;
-    }
-    size_t n = strcspn(desc, " ");
-    snprintf(out, len, "%.*s", (int)n, desc);
-}
-
-static void *reader_main(void *arg)
-{
-    struct pipe *p = arg;
-    char err[512];
-    for (size_t i = 0; i < p->n_sources && !stopping(p); i++) {
-        struct fxp_source *src = NULL;
-        int rc = p->open(p->open_ud, i, on_bad, p, &src, err, sizeof err);
-        if (rc != FXP_OK) {
-            set_error(p, rc, err);
-            break;
-        }
-        pthread_mutex_lock(&p->src_mu);
-        p->cur_src = src;
-        pthread_mutex_unlock(&p->src_mu);
-        enum bkind kind =
-            fxp_source_kind(src) == FXP_KIND_BARS ? B_BARS : B_TICKS;
-        char origin[sizeof p->in_pool[0].origin];
-        origin_of(fxp_source_describe(src), origin, sizeof origin);
-        while (!stopping(p)) {
-            struct inb *b = get_in(p);
-            b->kind = kind;
-            memcpy(b->origin, origin, sizeof origin);
-            int rerr = FXP_OK;
-            b->n = kind == B_BARS
-                       ? fxp_source_read_bars(src, b->buf, b->pos,
-                                              p->cfg->batch_size, &rerr)
-                       : fxp_source_read_ticks(src, b->buf, b->pos,
-                                               p->cfg->batch_size, &rerr);
-            uint64_t done, total;
-            fxp_source_progress(src, &done, &total);
-            atomic_store(&p->bytes_done, done);
-            atomic_store(&p->bytes_total, total);
-            if (b->n == 0) {
-                fxp_queue_push(p->free_in, b, -1);
-                if (rerr == FXP_EAGAIN)
-                    continue; /* an interrupted paced read */
-                if (rerr != FXP_OK) {
-                    snprintf(err, sizeof err, "cannot read %s: %s",
-                             fxp_source_describe(src), fxp_strerror(rerr));
-                    set_error(p, rerr, err);
-                }
-                break;
-            }
-            atomic_fetch_add(kind == B_BARS ? &p->bars_read : &p->ticks_read,
-                             b->n);
-            fxp_queue_push(p->q_in, b, -1);
-        }
-        push_bad(p);
-        pthread_mutex_lock(&p->src_mu);
-        p->cur_src = NULL;
-        pthread_mutex_unlock(&p->src_mu);
-        fxp_source_close(src);
-    }
-    push_bad(p);
-    fxp_queue_close(p->q_in);
-    return NULL;
-}
-
-/* ---- processor ---- */
-
-static struct outb *get_out(struct pipe *p)
-{
-    void *b = NULL;
-    fxp_queue_pop(p->free_out, &b, -1);
-    struct outb *o = b;
-    o->n_bars = o->n_ticks = o->n_rejs = 0;
-    return o;
-}
-
-static void push_out(struct pipe *p)
-{
-    struct outb *o = p->out;
-    if (o->n_bars || o->n_ticks || o->n_rejs) {
-        fxp_queue_push(p->q_out, o, -1);
-        p->out = get_out(p);
-    }
-}
-
-static void on_bar(void *ud, const struct fxp_bar *b, bool revision)
-{
-    (void)revision;
-    struct pipe *p = ud;
-    if (p->out->n_bars == p->cfg->batch_size)
-        push_out(p);
-    p->out->bars[p->out->n_bars++] = *b;
-}
-
-static struct rej *add_rej(struct pipe *p)
-{
-    if (p->out->n_rejs == p->rej_cap)
-        push_out(p);
-    return &p->out->rejs[p->out->n_rejs++];
-}
-
-static void reject_tick(struct pipe *p, const struct inb *b, uint64_t pos,
-                        const struct fxp_tick *t, fxp_reason r)
-{
-    struct rej *e = add_rej(p);
-    snprintf(e->origin, sizeof e->origin, "%s:%llu", b->origin,
-             (unsigned long long)pos);
-    fxp_reason_format_tick(r, t, e->detail, sizeof e->detail);
-    const char *name = fxp_symtab_name(p->st, t->sym);
-    snprintf(e->symbol, sizeof e->symbol, "%s", name ? name : "");
-    e->ts = t->ts_ms;
-    e->reason = r;
-    atomic_fetch_add(&p->rejected[r], 1);
-}
-
-static void process_ticks(struct pipe *p, const struct inb *b)
-{
-    const struct fxp_tick *t = b->buf;
-    size_t ng = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        fxp_reason r = fxp_validate_tick(p->val, &t[i]);
-        if (r == FXP_R_OK && p->cfg->cal &&
-            !fxp_cal_cursor_is_open(&p->hours, t[i].ts_ms))
-            r = FXP_R_CLOSED;
-        if (r != FXP_R_OK) {
-            reject_tick(p, b, b->pos[i], &t[i], r);
-            continue;
-        }
-        p->good_pos[ng] = b->pos[i];
-        p->good[ng++] = t[i];
-    }
-    size_t nlate = fxp_agg_ticks(p->agg, p->good, ng, p->late);
-    for (size_t k = 0; k < nlate; k++)
-        reject_tick(p, b, p->good_pos[p->late[k]], &p->good[p->late[k]],
-                    FXP_R_LATE);
-    if (!p->cfg->keep_ticks)
-        return;
-    size_t k = 0;
-    for (size_t i = 0; i < ng; i++) {
-        if (k < nlate && p->late[k] == i) {
-            k++;
-            continue;
-        }
-        if (p->out->n_ticks == p->cfg->batch_size)
-            push_out(p);
-        p->out->ticks[p->out->n_ticks++] = p->good[i];
-    }
-}
-
-static void process_bars(struct pipe *p, const struct inb *b)
-{
-    const struct fxp_bar *bars = b->buf;
-    for (size_t i = 0; i < b->n; i++) {
-        fxp_reason r = fxp_validate_bar(p->val, &p->cfg->agg.align, &bars[i]);
-        if (r == FXP_R_OK)
-            r = fxp_agg_bar(p->agg, &bars[i]);
-        if (r == FXP_R_OK)
-            continue;
-        struct rej *e = add_rej(p);
-        snprintf(e->origin, sizeof e->origin, "%s:%llu", b->origin,
-                 (unsigned long long)b->pos[i]);
-        fxp_reason_format_bar(r, &bars[i], e->detail, sizeof e->detail);
-        const char *name = fxp_symtab_name(p->st, bars[i].sym);
-        snprintf(e->symbol, sizeof e->symbol, "%s", name ? name : "");
-        e->ts = bars[i].ts_ms;
-        e->reason = r;
-        atomic_fetch_add(&p->rejected[r], 1);
-    }
-}
-
-static void *process_main(void *arg)
-{
-    struct pipe *p = arg;
-    p->out = get_out(p);
-    void *item;
-    while (fxp_queue_pop(p->q_in, &item, -1) == FXP_OK) {
-        struct inb *b = item;
-        if (b->kind == B_TICKS) {
-            process_ticks(p, b);
-        } else if (b->kind == B_BARS) {
-            process_bars(p, b);
-        } else {
-            const struct rej *r = b->buf;
-            for (size_t i = 0; i < b->n; i++) {
-                *add_rej(p) = r[i];
-                atomic_fetch_add(&p->rejected[r[i].reason], 1);
-            }
-        }
-        fxp_queue_push(p->free_in, b, -1);
-        push_out(p);
-    }
-    fxp_agg_flush(p->agg);
-    push_out(p);
-    fxp_queue_push(p->free_out, p->out, -1);
-    p->out = NULL;
-    fxp_queue_close(p->q_out);
-    return NULL;
-}
-
-/* ---- writer ---- */
-
-/* Apply the tick retention window (the store knows its length). */
-static void prune(struct pipe *p)
-{
-    if (fxp_store_prune_ticks(p->store, NULL) != FXP_OK)
-        set_error(p, FXP_EIO, fxp_store_errmsg(p->store));
-}
-
-static void *writer_main(void *arg)
-{
-    struct pipe *p = arg;
-    void *item;
-    while (fxp_queue_pop(p->q_out, &item, -1) == FXP_OK) {
-        struct outb *o = item;
-        if (p->cfg->write_delay_ms > 0) {
-            struct timespec d = {p->cfg->write_delay_ms / 1000,
-                                 (long)(p->cfg->write_delay_ms % 1000) *
-                                     1000000L};
-            nanosleep(&d, NULL);
-        }
-        if (!atomic_load(&p->failed)) {
-            for (size_t i = 0; i < o->n_rejs; i++) {
-                const struct rej *r = &o->rejs[i];
-                o->views[i] = (struct fxp_reject){.origin = r->origin,
-                                                  .ts_ms = r->ts,
-                                                  .symbol = r->symbol,
-                                                  .reason = r->reason,
-                                                  .detail = r->detail,
-                                                  .raw = ""};
-            }
-            struct fxp_store_batch sb = {.bars = o->bars,
-                                         .n_bars = o->n_bars,
-                                         .ticks = o->ticks,
-                                         .n_ticks = o->n_ticks,
-                                         .rejects = o->views,
-                                         .n_rejects = o->n_rejs,
-                                         .symtab = p->st};
-            int rc = fxp_store_write(p->store, &sb);
-            if (rc != FXP_OK) {
-                set_error(p, rc, fxp_store_errmsg(p->store));
-            } else {
-                uint64_t w = atomic_fetch_add(&p->store_writes, 1) + 1;
-                if (p->cfg->keep_ticks && w % 256 == 0)
-                    prune(p);
-                atomic_fetch_add(&p->ticks_stored, o->n_ticks);
-                for (size_t i = 0; i < o->n_bars; i++)
-                    atomic_fetch_add(&p->bars_stored[o->bars[i].tf], 1);
-            }
-        }
-        fxp_queue_push(p->free_out, o, -1);
-    }
-    if (p->cfg->keep_ticks && !atomic_load(&p->failed))
-        prune(p);
-    atomic_store(&p->done, 1);
-    return NULL;
 }
 
 /* ---- set-up ---- */
@@ -501,7 +131,7 @@ static int setup(struct pipe *p, size_t pool)
     p->in_pool = calloc(pool, sizeof *p->in_pool);
     p->out_pool = calloc(pool, sizeof *p->out_pool);
     p->val = fxp_validator_new(&c->validate, c->agg.max_symbols);
-    p->agg = fxp_agg_new(&c->agg, on_bar, p);
+    p->agg = fxp_agg_new(&c->agg, fxp__pipe_on_bar, p);
     p->good = malloc(bs * sizeof *p->good);
     p->good_pos = malloc(bs * sizeof *p->good_pos);
     p->late = malloc(bs * sizeof *p->late);
@@ -562,14 +192,15 @@ int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
         return rc;
     }
     pthread_t th[3];
-    void *(*mains[3])(void *) = {reader_main, process_main, writer_main};
+    void *(*mains[3])(void *) = {fxp__pipe_reader, fxp__pipe_process,
+                                 fxp__pipe_writer};
     int started = 0;
     for (; started < 3; started++)
         if (pthread_create(&th[started], NULL, mains[started], p))
             break;
     if (started < 3) {
         /* Cannot happen in practice; end the ones that run. */
-        set_error(p, FXP_ENOMEM, "cannot start pipeline threads");
+        fxp__pipe_set_error(p, FXP_ENOMEM, "cannot start pipeline threads");
         fxp_queue_close(p->q_in);
         fxp_queue_close(p->q_out);
     }

@@ -9,6 +9,7 @@
 struct fxp_source {
     const struct fxp_source_ops *ops;
     void *impl;
+    uint64_t skip_through; /* records with pos <= this are dropped */
     char desc[256];
 };
 
@@ -81,6 +82,11 @@ const char *fxp_source_describe(const struct fxp_source *s)
     return s->desc;
 }
 
+void fxp_source_skip_through(struct fxp_source *s, uint64_t pos)
+{
+    s->skip_through = pos;
+}
+
 size_t fxp_source_read_ticks(struct fxp_source *s, struct fxp_tick *out,
                              uint64_t *pos, size_t cap, int *err)
 {
@@ -88,7 +94,31 @@ size_t fxp_source_read_ticks(struct fxp_source *s, struct fxp_tick *out,
         *err = FXP_EINVAL;
         return 0;
     }
-    return s->ops->read_ticks(s->impl, out, pos, cap, err);
+    if (!s->skip_through)
+        return s->ops->read_ticks(s->impl, out, pos, cap, err);
+    uint64_t *p = pos ? pos : malloc(cap * sizeof *p);
+    size_t kept = 0;
+    if (!p) {
+        *err = FXP_ENOMEM;
+        return 0;
+    }
+    /* Drop what an earlier run already took, without returning 0 (the end)
+     * while records are still being skipped. */
+    while (kept == 0) {
+        size_t n = s->ops->read_ticks(s->impl, out, p, cap, err);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            if (p[i] > s->skip_through) {
+                out[kept] = out[i];
+                p[kept++] = p[i];
+            }
+        if (kept)
+            s->skip_through = 0; /* positions only grow: done skipping */
+    }
+    if (p != pos)
+        free(p);
+    return kept;
 }
 
 size_t fxp_source_read_bars(struct fxp_source *s, struct fxp_bar *out,
