@@ -25,7 +25,9 @@ struct fxp_breaker_cfg {
     const char *name;   /* dependency, for logs ("store") */
     uint32_t threshold; /* consecutive failures that open it (5) */
     int64_t open_ms;    /* time open before a probe (30000) */
-    /* Called on every transition (outside the lock); may be NULL. */
+    /* Called on every transition (outside the lock), in the order the
+     * transitions happened, by one thread at a time - not necessarily the
+     * thread that caused it; may be NULL. */
     void (*on_change)(void *ud, const char *name, fxp_breaker_state from,
                       fxp_breaker_state to);
     void *ud;
@@ -35,7 +37,10 @@ void fxp_breaker_cfg_default(struct fxp_breaker_cfg *c, const char *name);
 
 struct fxp_breaker;
 
+/* A new breaker, CLOSED; copies c (threshold 0 is taken as 1). NULL when
+ * out of memory. */
 struct fxp_breaker *fxp_breaker_new(const struct fxp_breaker_cfg *c);
+/* Free; NULL is a no-op. No other call may be in progress. */
 void fxp_breaker_free(struct fxp_breaker *br);
 
 /* May a call go to the dependency now? CLOSED: yes; OPEN: no, until open_ms
@@ -43,7 +48,9 @@ void fxp_breaker_free(struct fxp_breaker *br);
  * HALF_OPEN: no while the probe is out. */
 bool fxp_breaker_allow(struct fxp_breaker *br, int64_t now_ms);
 
-/* Report the outcome of an allowed call. */
+/* Report the outcome of an allowed call (every allowed call must be
+ * reported, or a probe stays out). A success in CLOSED resets the count of
+ * consecutive failures; outcomes reported while OPEN are ignored. */
 void fxp_breaker_success(struct fxp_breaker *br, int64_t now_ms);
 void fxp_breaker_failure(struct fxp_breaker *br, int64_t now_ms);
 

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define FXP_CONFIG_N_ENTRIES 29   /* rows of the entry table */
+#define FXP_CONFIG_N_ENTRIES 34   /* rows of the entry table */
 #define FXP_CONFIG_PATH_MAX  512  /* bytes of a path setting, NUL included */
 #define FXP_CONFIG_LIST_MAX  1024 /* bytes of feed.symbols, NUL included */
 
@@ -73,6 +73,13 @@ struct fxp_config {
     char polygon_api_key_file[FXP_CONFIG_PATH_MAX]; /* "" = env only */
     double polygon_rate_limit;  /* requests per minute, 0 = none */
     int64_t polygon_timeout_ms; /* per request */
+
+    /* [journal] */
+    bool journal_enabled;
+    char journal_dir[FXP_CONFIG_PATH_MAX]; /* "" = <db>.journal */
+    int journal_fsync;                     /* fxp_fsync_policy */
+    int64_t journal_fsync_ms;
+    int64_t journal_retain_mb;
 
     /* [pipeline] */
     int64_t pipeline_queue_batches; /* capacity of a stage queue, batches */

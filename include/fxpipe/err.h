@@ -26,7 +26,8 @@
     X(ECLOSED, -10, "handle is closed")                                        \
     X(EREJECT, -11, "record rejected by validation")                           \
     X(ENOSPC, -12, "no space left on device")                                  \
-    X(EUNAVAIL, -13, "dependency unavailable")
+    X(EUNAVAIL, -13, "dependency unavailable")                                 \
+    X(EEXIST, -14, "conflicting state already exists")
 
 typedef enum fxp_err {
 #define FXP__ERR_ENUM(name, val, msg) FXP_##name = (val),

@@ -29,12 +29,12 @@ typedef enum fxp_fsync_policy {
 
 struct fxp_journal_opts {
     fxp_fsync_policy fsync;
-    int fsync_every_ms;        /* FXP_FSYNC_EVERY period (100) */
-    uint64_t segment_bytes;    /* roll to a new file past this (64 MiB) */
-    uint64_t retain_bytes;     /* retention: delete whole old segments */
-    int64_t retain_ms;         /*   beyond these (0 = no limit) ... */
-    uint32_t max_record;       /* largest payload accepted (1 MiB) */
-    const struct fxp_io *io;   /* NULL = the real file system */
+    int fsync_every_ms;      /* FXP_FSYNC_EVERY period (100) */
+    uint64_t segment_bytes;  /* roll to a new file past this (64 MiB) */
+    uint64_t retain_bytes;   /* retention: delete whole old segments */
+    int64_t retain_ms;       /*   beyond these (0 = no limit) ... */
+    uint32_t max_record;     /* largest payload accepted (1 MiB) */
+    const struct fxp_io *io; /* NULL = the real file system */
     /* Warnings (a torn tail truncated, a corrupt record found), never
      * silent; may be NULL. */
     void (*on_warn)(void *ud, const char *msg);
@@ -96,8 +96,8 @@ void fxp_journal_iter_close(struct fxp_journal_iter *it);
 struct fxp_journal_info {
     uint64_t segments, bytes, records;
     uint64_t first_seq, last_seq;
-    uint64_t corrupt;     /* corrupt records found (verify) */
-    uint64_t torn_bytes;  /* bytes after the last good record */
+    uint64_t corrupt;    /* corrupt records found (verify) */
+    uint64_t torn_bytes; /* bytes after the last good record */
 };
 
 /* Scan every segment, checking every CRC. FXP_OK even when corruption is

@@ -35,6 +35,14 @@ struct fxp_pipeline_cfg {
     size_t queue_batches;           /* capacity of each queue (16) */
     bool keep_ticks;                /* hand accepted ticks to the store */
     int write_delay_ms;             /* test knob: a slower store (0) */
+    /* The journal (NULL: none): ticks are appended before processing; the
+     * store records, with each batch, the last sequence it holds and the
+     * oldest bar still open, so a restart replays exactly what is needed
+     * (pipeline.c, note 5). Borrowed; the reader thread writes to it. */
+    struct fxp_journal *journal;
+    const char *journal_dir; /* its directory, for replay */
+    const char *feed_id;     /* what feeds this journal; a restart with a
+                                different feed is refused */
 };
 
 void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,
@@ -44,6 +52,7 @@ void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,
 struct fxp_pipeline_stats {
     uint64_t ticks_read; /* records read from sources */
     uint64_t bars_read;
+    uint64_t replayed;                  /* ticks fed back from the journal */
     uint64_t bad_lines;                 /* unparsable records */
     uint64_t rejected[FXP_R_COUNT];     /* by reason, bad lines included */
     uint64_t bars_stored[FXP_TF_COUNT]; /* bar rows written per timeframe */

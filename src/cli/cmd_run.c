@@ -15,6 +15,7 @@
 #include "cli/jobs.h"
 #include "fxpipe/calendar.h"
 #include "fxpipe/err.h"
+#include "fxpipe/journal.h"
 #include "fxpipe/source.h"
 #include "fxpipe/store.h"
 #include "fxpipe/symbol.h"
@@ -137,6 +138,22 @@ static const struct {
 };
 #define N_FLAG_ENTRIES (sizeof flag_entries / sizeof flag_entries[0])
 
+static void journal_warn(void *ud, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "run: warning: %s\n", msg);
+}
+
+/* fxpipe.db -> fxpipe.journal; other names get ".journal" appended. */
+static void default_journal_dir(const char *db, char *out, size_t len)
+{
+    const char *path = strncmp(db, "sqlite:", 7) ? db : db + 7;
+    size_t n = strlen(path);
+    if (n > 3 && !strcmp(path + n - 3, ".db"))
+        n -= 3;
+    snprintf(out, len, "%.*s.journal", (int)n, path);
+}
+
 static int parse_speed(const char *s, double *speed)
 {
     if (!strcmp(s, "max")) {
@@ -230,6 +247,8 @@ int cmd_run(int argc, char **argv)
     cs.cfg = cfg;
     cs.have_cfg = true;
     struct fxp_symtab *st = NULL;
+    struct fxp_journal *journal = NULL;
+    char jdir[600] = "", feed_id[1300];
     status = FXP_EXIT_IO;
     if (fxp_cli_core_open(&core, "run") != FXP_OK)
         goto done;
@@ -258,6 +277,36 @@ int cmd_run(int argc, char **argv)
         goto done;
     pc.agg.source = FXP_SRC_LIVE;
 
+    /* The journal: what feeds it identifies it (a restart with another
+     * feed is refused), so a replayed file or the synthetic feed's range
+     * and seed are part of the name. */
+    if (cfg.journal_enabled) {
+        if (cfg.journal_dir[0])
+            snprintf(jdir, sizeof jdir, "%s", cfg.journal_dir);
+        else
+            default_journal_dir(cs.url, jdir, sizeof jdir);
+        if (!strcmp(cfg.feed_feed, "synthetic"))
+            snprintf(feed_id, sizeof feed_id, "synthetic:%s:%lld:%lld:%lld",
+                     cfg.feed_symbols, (long long)cfg.feed_seed,
+                     (long long)rc_.from, (long long)rc_.to);
+        else
+            snprintf(feed_id, sizeof feed_id, "%s", cfg.feed_feed);
+        struct fxp_journal_opts jo;
+        fxp_journal_opts_default(&jo);
+        jo.fsync = (fxp_fsync_policy)cfg.journal_fsync;
+        jo.fsync_every_ms = (int)cfg.journal_fsync_ms;
+        jo.retain_bytes = (uint64_t)cfg.journal_retain_mb << 20;
+        jo.on_warn = journal_warn;
+        if (fxp_journal_open(jdir, &jo, &journal, err, sizeof err) != FXP_OK) {
+            fxp_cli_error("run", "%s", err);
+            status = FXP_EXIT_IO;
+            goto done;
+        }
+        pc.journal = journal;
+        pc.journal_dir = jdir;
+        pc.feed_id = feed_id;
+    }
+
     char a[32], b[32];
     fxp_time_format_iso(rc_.from, a, sizeof a);
     fxp_time_format_iso(rc_.to, b, sizeof b);
@@ -273,6 +322,10 @@ int cmd_run(int argc, char **argv)
         fxp_pipeline_run(&pc, open_feed, &rc_, 1, st, cs.store, &fxp_cli_stop,
                          fxp_cli_progress, run_label, &stats, err, sizeof err);
     fxp_cli_progress_done();
+    if (stats.replayed)
+        fprintf(stderr,
+                "run: %llu ticks replayed from the journal '%s' (recovery)\n",
+                (unsigned long long)stats.replayed, jdir);
     fxp_cli_summary(stderr, "run", &stats);
     if (rc != FXP_OK) {
         fxp_cli_error("run", "%s", err);
@@ -291,6 +344,7 @@ int cmd_run(int argc, char **argv)
             cs.url, cs.url, cs.url, cs.url);
     status = FXP_EXIT_OK;
 done:
+    fxp_journal_close(journal);
     fxp_symtab_free(st);
     fxp_cli_store_close(&cs);
     fxp_cli_core_close(&core);

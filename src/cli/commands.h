@@ -22,6 +22,8 @@ int cmd_run(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_resample(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
 
 /* Print "fxpipe <cmd>: <message>\n" to stderr (printf-style). */
 void fxp_cli_error(const char *cmd, const char *fmt, ...)

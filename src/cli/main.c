@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"calendar", cmd_calendar, "print the forex market's open sessions"},
     {"config", cmd_config, "print the effective configuration"},
     {"resample", cmd_resample, "turn a tick CSV into OHLCV bars (CSV)"},
+    {"journal", cmd_journal, "inspect and verify an on-disk journal"},
+    {"dlq", cmd_dlq, "list, show, replay or purge dead-lettered batches"},
 };
 
 void fxp_cli_error(const char *cmd, const char *fmt, ...)

@@ -15,6 +15,17 @@
  *    q_in, flushes the engine, closes q_out; the writer drains q_out. After
  *    a store failure the writer keeps draining (discarding) so that every
  *    thread ends; the reader stops at its next batch.
+ * 5. The journal (when configured): the reader appends every tick before
+ *    pushing it, so nothing reaches the engine that is not on disk. Each
+ *    store transaction also records "seq,replay_ts,feed": the last journal
+ *    sequence it covers and the open time of the oldest bar the engine
+ *    still held. A restart feeds back every record after seq and every
+ *    record at or after replay_ts - lateness (the ticks of bars that were
+ *    open or still revisable), then skips, in the live source, the
+ *    positions already journaled. The replayed ticks rebuild the same bars
+ *    with the same versions, so the store ends as if nothing had happened
+ *    (tests/chaos). A clean stop records the replay time of before its
+ *    flush, so bars stored early are completed after the restart.
  */
 #include "fxpipe/pipeline.h"
 
@@ -67,6 +78,7 @@ static void snapshot(struct pipe *p, struct fxp_pipeline_stats *s, double t0)
 {
     s->ticks_read = atomic_load(&p->ticks_read);
     s->bars_read = atomic_load(&p->bars_read);
+    s->replayed = atomic_load(&p->replayed);
     s->bad_lines = atomic_load(&p->bad_lines);
     for (int r = 0; r < FXP_R_COUNT; r++)
         s->rejected[r] = atomic_load(&p->rejected[r]);
@@ -106,6 +118,7 @@ static void teardown(struct pipe *p, size_t pool)
     free(p->good);
     free(p->good_pos);
     free(p->late);
+    free(p->jbuf);
     pthread_mutex_destroy(&p->src_mu);
     pthread_mutex_destroy(&p->err_mu);
 }
@@ -157,6 +170,43 @@ static int setup(struct pipe *p, size_t pool)
     return FXP_OK;
 }
 
+/* Where the journal stands in the store (note 5): "seq,replay_ts,feed".
+ * A journal fed by another feed is refused (FXP_EEXIST, message set). */
+static int journal_state(struct pipe *p, char *errbuf, size_t errlen)
+{
+    char v[400];
+    p->j_applied = 0;
+    p->j_replay_ts = INT64_MIN;
+    p->jbuf = malloc(JBATCH_MAX * 60);
+    if (!p->jbuf)
+        return FXP_ENOMEM;
+    int rc = fxp_store_meta_get(p->store, "journal", v, sizeof v);
+    if (rc == FXP_ENOENT)
+        return FXP_OK;
+    if (rc != FXP_OK) {
+        snprintf(errbuf, errlen, "%s", fxp_store_errmsg(p->store));
+        return FXP_EEXIST;
+    }
+    unsigned long long seq;
+    long long ts;
+    int used = 0;
+    if (sscanf(v, "%llu,%lld,%n", &seq, &ts, &used) != 2 || !used) {
+        snprintf(errbuf, errlen, "bad journal state '%s' in the store", v);
+        return FXP_EEXIST;
+    }
+    const char *feed = p->cfg->feed_id ? p->cfg->feed_id : "";
+    if (strcmp(v + used, feed)) {
+        snprintf(errbuf, errlen,
+                 "the journal '%s' belongs to the feed '%s', not '%s': remove "
+                 "it (and the database) or use another journal directory",
+                 p->cfg->journal_dir, v + used, feed);
+        return FXP_EEXIST;
+    }
+    p->j_applied = seq;
+    p->j_replay_ts = ts;
+    return FXP_OK;
+}
+
 int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
                      fxp_source_open_fn open, void *open_ud, size_t n_sources,
                      struct fxp_symtab *st, struct fxp_store *store,
@@ -184,9 +234,14 @@ int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
     size_t pool = cfg->queue_batches + 3; /* note 1 */
     int rc =
         cfg->batch_size && cfg->queue_batches ? setup(p, pool) : FXP_EINVAL;
+    if (rc == FXP_OK && cfg->journal)
+        rc = journal_state(p, errbuf, errlen);
     if (rc != FXP_OK) {
-        snprintf(errbuf, errlen, "cannot start the pipeline: %s",
-                 fxp_strerror(rc));
+        if (rc != FXP_EEXIST)
+            snprintf(errbuf, errlen, "cannot start the pipeline: %s",
+                     fxp_strerror(rc));
+        else
+            rc = FXP_EINVAL;
         teardown(p, pool);
         free(p);
         return rc;

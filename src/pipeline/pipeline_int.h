@@ -15,6 +15,7 @@
 #include "fxpipe/symbol.h"
 
 #define ORIGIN_MAX 200
+#define JBATCH_MAX 1024 /* journal records per append call */
 #define DETAIL_MAX 256
 
 enum bkind { B_TICKS, B_BARS, B_REJECTS };
@@ -33,6 +34,7 @@ struct inb {
     void *buf;                    /* ticks, bars or rejects */
     uint64_t *pos;                /* line or sequence numbers */
     char origin[ORIGIN_MAX - 24]; /* "file.csv" for "file.csv:123" */
+    uint64_t seq_last;            /* journal seq of the last tick, or 0 */
 };
 
 struct outb {
@@ -41,6 +43,8 @@ struct outb {
     struct rej *rejs;
     struct fxp_reject *views; /* fxp_reject pointing into rejs */
     size_t n_bars, n_ticks, n_rejs;
+    uint64_t seq;   /* journal seq applied with this batch (0: none) */
+    char meta[320]; /* "seq,replay_ts,feed" for the store's meta */
 };
 
 struct pipe {
@@ -81,6 +85,15 @@ struct pipe {
     atomic_uint_fast64_t rejected[FXP_R_COUNT];
     atomic_uint_fast64_t bars_stored[FXP_TF_COUNT];
     atomic_int done;
+
+    /* journal (pipeline.c, note 5) */
+    uint64_t j_applied;               /* from the store at start */
+    int64_t j_replay_ts;              /* INT64_MIN: replay everything */
+    unsigned char *jbuf;              /* JBATCH_MAX encoded records */
+    uint64_t since_retain;            /* reader: batches since retention */
+    atomic_uint_fast64_t applied_seq; /* writer: last committed seq */
+    atomic_uint_fast64_t replayed;    /* ticks fed back from the journal */
+    uint64_t proc_seq;                /* processor: last seq processed */
 };
 
 /* Record the first error (message copied) and make every stage stop. */

@@ -26,16 +26,29 @@ static struct outb *get_out(struct pipe *p)
     fxp_queue_pop(p->free_out, &b, -1);
     struct outb *o = b;
     o->n_bars = o->n_ticks = o->n_rejs = 0;
+    o->seq = 0;
     return o;
 }
 
 static void push_out(struct pipe *p)
 {
     struct outb *o = p->out;
-    if (o->n_bars || o->n_ticks || o->n_rejs) {
+    if (o->n_bars || o->n_ticks || o->n_rejs || o->seq) {
         fxp_queue_push(p->q_out, o, -1);
         p->out = get_out(p);
     }
+}
+
+/* Note where the journal stands with this out batch: the last sequence
+ * processed and the oldest bar still held (replay from there). */
+static void mark_journal(struct pipe *p, int64_t oldest)
+{
+    if (!p->cfg->journal || !p->proc_seq)
+        return;
+    p->out->seq = p->proc_seq;
+    snprintf(p->out->meta, sizeof p->out->meta, "%llu,%lld,%s",
+             (unsigned long long)p->proc_seq, (long long)oldest,
+             p->cfg->feed_id ? p->cfg->feed_id : "");
 }
 
 void fxp__pipe_on_bar(void *ud, const struct fxp_bar *b, bool revision)
@@ -141,10 +154,17 @@ void *fxp__pipe_process(void *arg)
                 atomic_fetch_add(&p->rejected[r[i].reason], 1);
             }
         }
+        if (b->seq_last)
+            p->proc_seq = b->seq_last;
         fxp_queue_push(p->free_in, b, -1);
+        mark_journal(p, fxp_agg_oldest_open(p->agg));
         push_out(p);
     }
+    /* The flush stores open bars early; the replay time stays that of the
+     * bars as they were, so a restart completes them (note 5). */
+    int64_t oldest = fxp_agg_oldest_open(p->agg);
     fxp_agg_flush(p->agg);
+    mark_journal(p, oldest);
     push_out(p);
     fxp_queue_push(p->free_out, p->out, -1);
     p->out = NULL;

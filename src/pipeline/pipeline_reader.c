@@ -9,6 +9,7 @@
 
 #include "fxpipe/calendar.h"
 #include "fxpipe/err.h"
+#include "fxpipe/journal.h"
 #include "fxpipe/queue.h"
 #include "fxpipe/source.h"
 #include "fxpipe/store.h"
@@ -69,6 +70,121 @@ static void origin_of(const char *desc, char *out, size_t len)
     snprintf(out, len, "%.*s", (int)n, desc);
 }
 
+/* ---- the journal (pipeline.c, note 5) ---- */
+
+/* A journaled tick: the symbol's name (ids are per process), the quote,
+ * and its position in the source. Little-endian, 60 bytes. */
+#define JREC_LEN 60
+
+static void jrec_encode(const struct pipe *p, const struct fxp_tick *t,
+                        uint64_t pos, unsigned char *r)
+{
+    const char *name = fxp_symtab_name(p->st, t->sym);
+    memset(r, 0, 16);
+    memcpy(r, name, strnlen(name, 15));
+    memcpy(r + 16, &t->ts_ms, 8);
+    memcpy(r + 24, &t->bid, 8);
+    memcpy(r + 32, &t->ask, 8);
+    memcpy(r + 40, &t->volume, 8);
+    memcpy(r + 48, &pos, 8);
+    memcpy(r + 56, &t->flags, 4);
+}
+
+static int jrec_decode(struct pipe *p, const void *data, uint32_t len,
+                       struct fxp_tick *t, uint64_t *pos)
+{
+    const unsigned char *r = data;
+    if (len != JREC_LEN)
+        return FXP_EPARSE;
+    memcpy(&t->ts_ms, r + 16, 8);
+    memcpy(&t->bid, r + 24, 8);
+    memcpy(&t->ask, r + 32, 8);
+    memcpy(&t->volume, r + 40, 8);
+    memcpy(pos, r + 48, 8);
+    memcpy(&t->flags, r + 56, 4);
+    return fxp_symtab_intern(p->st, (const char *)r,
+                             strnlen((const char *)r, 16), &t->sym);
+}
+
+/* Append a batch of ticks; b->seq_last gets the last sequence number. */
+static int journal_batch(struct pipe *p, struct inb *b)
+{
+    unsigned char *recs = p->jbuf;
+    const void *ptrs[JBATCH_MAX];
+    uint32_t lens[JBATCH_MAX];
+    const struct fxp_tick *t = b->buf;
+    for (size_t done = 0; done < b->n;) {
+        size_t k = b->n - done < JBATCH_MAX ? b->n - done : JBATCH_MAX;
+        for (size_t i = 0; i < k; i++) {
+            jrec_encode(p, &t[done + i], b->pos[done + i], recs + i * JREC_LEN);
+            ptrs[i] = recs + i * JREC_LEN;
+            lens[i] = JREC_LEN;
+        }
+        uint64_t first;
+        int rc = fxp_journal_append(p->cfg->journal, ptrs, lens, k, &first);
+        if (rc != FXP_OK)
+            return rc;
+        b->seq_last = first + k - 1;
+        done += k;
+    }
+    return FXP_OK;
+}
+
+/* Feed back what the store has not made final: every record after the
+ * applied one, and every record at or after the replay time (the oldest
+ * bar still open when the store last committed, less the lateness).
+ * *last_pos gets the source position of the newest record. */
+static int replay_journal(struct pipe *p, const char *origin,
+                          uint64_t *last_pos, char *err, size_t errlen)
+{
+    struct fxp_journal_iter *it = NULL;
+    int rc =
+        fxp_journal_iter_open(p->cfg->journal_dir, 0, NULL, &it, err, errlen);
+    if (rc != FXP_OK)
+        return rc;
+    int64_t from_ts = p->j_replay_ts == INT64_MIN
+                          ? INT64_MIN
+                          : p->j_replay_ts - p->cfg->agg.lateness_ms;
+    struct inb *b = NULL;
+    uint64_t seq;
+    const void *data;
+    uint32_t len;
+    while (!fxp__pipe_stopping(p) &&
+           (rc = fxp_journal_iter_next(it, &seq, &data, &len, err, errlen)) ==
+               FXP_OK) {
+        struct fxp_tick t;
+        uint64_t pos;
+        if (jrec_decode(p, data, len, &t, &pos) != FXP_OK) {
+            snprintf(err, errlen, "journal record %llu is not a tick",
+                     (unsigned long long)seq);
+            rc = FXP_EPARSE;
+            break;
+        }
+        *last_pos = pos;
+        if (seq <= p->j_applied && t.ts_ms < from_ts)
+            continue;
+        if (!b) {
+            b = get_in(p);
+            b->kind = B_TICKS;
+            snprintf(b->origin, sizeof b->origin, "%s", origin);
+        }
+        ((struct fxp_tick *)b->buf)[b->n] = t;
+        b->pos[b->n++] = pos;
+        b->seq_last = seq;
+        if (b->n == p->cfg->batch_size) {
+            atomic_fetch_add(&p->replayed, b->n);
+            fxp_queue_push(p->q_in, b, -1);
+            b = NULL;
+        }
+    }
+    if (b) {
+        atomic_fetch_add(&p->replayed, b->n);
+        fxp_queue_push(p->q_in, b, -1);
+    }
+    fxp_journal_iter_close(it);
+    return rc == FXP_ECLOSED ? FXP_OK : rc;
+}
+
 void *fxp__pipe_reader(void *arg)
 {
     struct pipe *p = arg;
@@ -87,6 +203,15 @@ void *fxp__pipe_reader(void *arg)
             fxp_source_kind(src) == FXP_KIND_BARS ? B_BARS : B_TICKS;
         char origin[sizeof p->in_pool[0].origin];
         origin_of(fxp_source_describe(src), origin, sizeof origin);
+        if (i == 0 && p->cfg->journal && kind == B_TICKS) {
+            uint64_t last_pos = 0;
+            rc = replay_journal(p, origin, &last_pos, err, sizeof err);
+            if (rc != FXP_OK) {
+                fxp__pipe_set_error(p, rc, err);
+            } else if (last_pos) {
+                fxp_source_skip_through(src, last_pos);
+            }
+        }
         while (!fxp__pipe_stopping(p)) {
             struct inb *b = get_in(p);
             b->kind = kind;
@@ -114,6 +239,24 @@ void *fxp__pipe_reader(void *arg)
             }
             atomic_fetch_add(kind == B_BARS ? &p->bars_read : &p->ticks_read,
                              b->n);
+            b->seq_last = 0;
+            if (p->cfg->journal && kind == B_TICKS) {
+                /* Journaled before anything downstream sees it. */
+                rc = journal_batch(p, b);
+                if (rc != FXP_OK) {
+                    snprintf(err, sizeof err,
+                             "cannot append to the journal '%s': %s",
+                             p->cfg->journal_dir, fxp_strerror(rc));
+                    fxp__pipe_set_error(p, rc, err);
+                    fxp_queue_push(p->free_in, b, -1);
+                    break;
+                }
+                uint64_t applied = atomic_load(&p->applied_seq);
+                if (applied && ++p->since_retain >= 256) {
+                    p->since_retain = 0;
+                    fxp_journal_retain(p->cfg->journal, applied + 1);
+                }
+            }
             fxp_queue_push(p->q_in, b, -1);
         }
         push_bad(p);

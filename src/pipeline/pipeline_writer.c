@@ -53,12 +53,16 @@ void *fxp__pipe_writer(void *arg)
                                          .n_ticks = o->n_ticks,
                                          .rejects = o->views,
                                          .n_rejects = o->n_rejs,
-                                         .symtab = p->st};
+                                         .symtab = p->st,
+                                         .meta_key = o->seq ? "journal" : NULL,
+                                         .meta_value = o->seq ? o->meta : NULL};
             int rc = fxp_store_write(p->store, &sb);
             if (rc != FXP_OK) {
                 fxp__pipe_set_error(p, rc, fxp_store_errmsg(p->store));
             } else {
                 uint64_t w = atomic_fetch_add(&p->store_writes, 1) + 1;
+                if (o->seq)
+                    atomic_store(&p->applied_seq, o->seq);
                 if (p->cfg->keep_ticks && w % 256 == 0)
                     prune(p);
                 atomic_fetch_add(&p->ticks_stored, o->n_ticks);

@@ -40,6 +40,7 @@ static int check_timeframes(const struct fxp__config_entry *e, const char *v,
 
 static const char *const session_words[] = {"ny-close", "utc", NULL};
 static const char *const price_words[] = {"mid", "bid", "ask", NULL};
+static const char *const fsync_words[] = {"always", "every", "never", NULL};
 static const char *const level_words[] = {"error", "warn", "info", "debug",
                                           NULL};
 
@@ -154,6 +155,22 @@ const struct fxp__config_entry fxp__config_entries[] = {
            "Requests per minute (5 = the free tier); 0 = no limit."),
     INT("polygon.timeout_ms", 100, 600000, "30000", polygon_timeout_ms,
         "Timeout of each request, in ms."),
+
+    /* [journal] */
+    BOOL("journal.enabled", "true", journal_enabled,
+         "Journal every quote of 'fxpipe run' on disk before it is "
+         "processed, so a crash loses nothing."),
+    STRING("journal.dir", "", journal_dir, NULL, "directory, or empty",
+           "Journal directory; empty = the database path with .journal "
+           "(fxpipe.db -> fxpipe.journal)."),
+    ENUM("journal.fsync", fsync_words, "every", journal_fsync,
+         "When the journal is fsynced: after every append, every "
+         "journal.fsync_ms, or never (left to the OS)."),
+    INT("journal.fsync_ms", 1, 60000, "100", journal_fsync_ms,
+        "fsync period of journal.fsync = every, in ms."),
+    INT("journal.retain_mb", 0, 10000000, "1024", journal_retain_mb,
+        "Journal kept at most (whole segments already stored are deleted "
+        "beyond this); 0 = delete them at once."),
 
     /* [pipeline] */
     INT("pipeline.queue_batches", 1, 65536, "16", pipeline_queue_batches,

@@ -84,7 +84,10 @@ const char *fxp_source_describe(const struct fxp_source *s)
 
 void fxp_source_skip_through(struct fxp_source *s, uint64_t pos)
 {
-    s->skip_through = pos;
+    if (s->ops->skip)
+        s->ops->skip(s->impl, pos);
+    else
+        s->skip_through = pos;
 }
 
 size_t fxp_source_read_ticks(struct fxp_source *s, struct fxp_tick *out,

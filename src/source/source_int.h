@@ -24,6 +24,9 @@ struct fxp_source_ops {
     void (*progress)(const void *impl, uint64_t *done, uint64_t *total);
     void (*interrupt)(void *impl); /* may be NULL */
     void (*close)(void *impl);
+    /* Pass fxp_source_skip_through on to a wrapped source (a wrapper that
+     * must not pace or buffer the skipped records); may be NULL. */
+    void (*skip)(void *impl, uint64_t pos);
 };
 
 /* Wrap a backend into a handle (takes ownership of impl; on failure calls

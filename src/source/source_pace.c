@@ -168,6 +168,13 @@ static void pace_close(void *impl)
     free(pc);
 }
 
+/* Skipping happens in the inner source, before any pacing. */
+static void pace_skip(void *impl, uint64_t pos)
+{
+    struct pace *pc = impl;
+    fxp_source_skip_through(pc->inner, pos);
+}
+
 static const struct fxp_source_ops pace_ops = {
     .name = "paced",
     .read_ticks = pace_read,
@@ -175,6 +182,7 @@ static const struct fxp_source_ops pace_ops = {
     .progress = pace_progress,
     .interrupt = pace_interrupt,
     .close = pace_close,
+    .skip = pace_skip,
 };
 
 /* Takes ownership of `inner` in every case: on failure it is closed (as

@@ -57,7 +57,7 @@ expect_rc 0 "config"
 [ -z "$err" ] || fail "config: unexpected stderr: $err"
 cp out.txt defaults.ini
 expect_out "db = fxpipe.db  ; default" "defaults"
-for s in store feed validate bars calendar gaps polygon pipeline log; do
+for s in store feed validate bars calendar gaps polygon journal pipeline log; do
     expect_out "[$s]" "section $s"
 done
 
@@ -77,8 +77,8 @@ for (s, k), v in want.items():
     if got != v:
         sys.exit(f"{s}.{k} = {got!r}, want {v!r}")
 n = sum(len(p.options(s)) for s in p.sections())
-if n != 29:
-    sys.exit(f"{n} keys, want 29")
+if n != 34:
+    sys.exit(f"{n} keys, want 34")
 EOF
     then
         fail "python configparser cannot read the output as expected"
@@ -200,7 +200,7 @@ expect_out "usage: fxpipe config" "--help"
 run config --markdown
 expect_rc 0 "--markdown"
 lines=$(wc -l <out.txt)
-[ "$lines" -eq 31 ] || fail "--markdown: $lines lines, want 31"
+[ "$lines" -eq 36 ] || fail "--markdown: $lines lines, want 36"
 # shellcheck disable=SC2016 # backquotes are Markdown, not a command
 expect_out '| `store.db` |' "--markdown"
 
