@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define FXP_CONFIG_N_ENTRIES 34   /* rows of the entry table */
+#define FXP_CONFIG_N_ENTRIES 41   /* rows of the entry table */
 #define FXP_CONFIG_PATH_MAX  512  /* bytes of a path setting, NUL included */
 #define FXP_CONFIG_LIST_MAX  1024 /* bytes of feed.symbols, NUL included */
 
@@ -35,10 +35,17 @@ typedef enum fxp_config_origin {
  * hold the index of their word, in the order listed. */
 struct fxp_config {
     /* [store] */
-    char store_db[FXP_CONFIG_PATH_MAX]; /* SQLite path or a store URL */
-    int64_t store_busy_timeout_ms;      /* SQLite busy timeout */
-    bool store_keep_ticks;              /* also store raw ticks */
-    int64_t store_tick_retention_days;  /* 0 = keep forever */
+    char store_db[FXP_CONFIG_PATH_MAX];  /* SQLite path or a store URL */
+    int64_t store_busy_timeout_ms;       /* SQLite busy timeout */
+    bool store_keep_ticks;               /* also store raw ticks */
+    int64_t store_tick_retention_days;   /* 0 = keep forever */
+    char store_dlq[FXP_CONFIG_PATH_MAX]; /* "" = <db>.dlq, "none" = off */
+    int64_t store_retry_attempts;        /* the first included */
+    int64_t store_retry_base_ms;
+    int64_t store_retry_max_ms;
+    int64_t store_breaker_threshold;
+    int64_t store_breaker_open_ms;
+    int64_t store_stop_deadline_ms;
 
     /* [feed] */
     char feed_feed[FXP_CONFIG_PATH_MAX];    /* "synthetic" | "replay:FILE" */

@@ -20,6 +20,7 @@
 
 #include "fxpipe/aggregate.h"
 #include "fxpipe/csv.h"
+#include "fxpipe/retryq.h"
 #include "fxpipe/validate.h"
 
 struct fxp_source;
@@ -43,6 +44,24 @@ struct fxp_pipeline_cfg {
     const char *journal_dir; /* its directory, for replay */
     const char *feed_id;     /* what feeds this journal; a restart with a
                                 different feed is refused */
+    /* A failing store (pipeline_writer.c): batches are retried in order on
+     * this schedule behind a breaker; after the last attempt they go to
+     * the dead-letter file (NULL: the job stops with the error). */
+    struct fxp_retryq_cfg retry;
+    uint32_t breaker_threshold; /* 0: no breaker */
+    int64_t breaker_open_ms;
+    const char *dlq_path;     /* dead-letter file, opened (created) at the first
+                                 dead letter; NULL: the job stops instead */
+    int64_t stop_deadline_ms; /* after a stop request (30000) */
+    const char *job;          /* names the job in dead-letter entries */
+    const char *correlation_id; /* prefix of the entries' ids */
+    /* Events worth a log line (breaker transitions, retries, dead
+     * letters); called on pipeline threads. May be NULL. */
+    void (*on_event)(void *ud, const char *msg);
+    void *event_ud;
+    /* Test knob: store writes number from .. from+count-1 fail with
+     * FXP_EIO (count < 0: all from then on). 0: off. */
+    int64_t test_fail_from, test_fail_count;
 };
 
 void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,
@@ -58,6 +77,8 @@ struct fxp_pipeline_stats {
     uint64_t bars_stored[FXP_TF_COUNT]; /* bar rows written per timeframe */
     uint64_t ticks_stored;
     uint64_t store_writes;              /* transactions */
+    uint64_t store_retries;             /* failed attempts retried */
+    uint64_t dead_lettered;             /* batches in the dead-letter file */
     uint64_t bytes_done, bytes_total;   /* current source's progress */
     size_t max_depth_in, max_depth_out; /* queue high-water marks */
     double elapsed_s;

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/jobs.h"
+#include "fxpipe/dlq.h"
 #include "fxpipe/err.h"
 #include "fxpipe/source.h"
 #include "fxpipe/store.h"
@@ -177,6 +178,7 @@ int cmd_import(int argc, char **argv)
     cs.have_cfg = true;
     cs.url = cs.cfg.store_db;
 
+    char dlq_path[700];
     struct fxp_cli_core core;
     fxp_cli_core_init(&core);
     core.holidays = cs.cfg.calendar_holidays;
@@ -198,6 +200,8 @@ int cmd_import(int argc, char **argv)
     if (status != FXP_EXIT_OK)
         goto done;
     pc.agg.source = FXP_SRC_HISTORICAL;
+    pc.dlq_path = fxp_cli_dlq_path(&cs.cfg, cs.url, dlq_path, sizeof dlq_path);
+    pc.job = "import";
     if (all_hours)
         pc.cal = NULL;
 
@@ -216,6 +220,13 @@ int cmd_import(int argc, char **argv)
         goto done;
     }
     status = fxp_cli_stop ? FXP_EXIT_FAIL : FXP_EXIT_OK;
+    if (stats.dead_lettered) {
+        fxp_cli_error("import",
+                      "%llu batches could not be stored and are in the "
+                      "dead-letter file; store them with 'fxpipe dlq replay'",
+                      (unsigned long long)stats.dead_lettered);
+        status = FXP_EXIT_FAIL;
+    }
     if (fxp_cli_stop)
         fprintf(stderr, "import: stopped by signal; what was read so far is "
                         "stored\n");

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/jobs.h"
 #include "fxpipe/calendar.h"
+#include "fxpipe/dlq.h"
 #include "fxpipe/err.h"
 #include "fxpipe/journal.h"
 #include "fxpipe/source.h"
@@ -248,6 +249,7 @@ int cmd_run(int argc, char **argv)
     cs.have_cfg = true;
     struct fxp_symtab *st = NULL;
     struct fxp_journal *journal = NULL;
+    char dlq_path[700];
     char jdir[600] = "", feed_id[1300];
     status = FXP_EXIT_IO;
     if (fxp_cli_core_open(&core, "run") != FXP_OK)
@@ -276,6 +278,8 @@ int cmd_run(int argc, char **argv)
     if (status != FXP_EXIT_OK)
         goto done;
     pc.agg.source = FXP_SRC_LIVE;
+    pc.dlq_path = fxp_cli_dlq_path(&cfg, cs.url, dlq_path, sizeof dlq_path);
+    pc.job = "run";
 
     /* The journal: what feeds it identifies it (a restart with another
      * feed is refused), so a replayed file or the synthetic feed's range
@@ -330,6 +334,14 @@ int cmd_run(int argc, char **argv)
     if (rc != FXP_OK) {
         fxp_cli_error("run", "%s", err);
         status = rc == FXP_ENOENT ? FXP_EXIT_IO : FXP_EXIT_FAIL;
+        goto done;
+    }
+    if (stats.dead_lettered) {
+        fxp_cli_error("run",
+                      "%llu batches could not be stored and are in the "
+                      "dead-letter file; store them with 'fxpipe dlq replay'",
+                      (unsigned long long)stats.dead_lettered);
+        status = FXP_EXIT_FAIL;
         goto done;
     }
     if (fxp_cli_stop)

@@ -9,9 +9,11 @@
 
 #include "cli/commands.h"
 #include "fxpipe/calendar.h"
+#include "fxpipe/dlq.h"
 #include "fxpipe/err.h"
 
 volatile sig_atomic_t fxp_cli_stop;
+static char job_id[64];
 
 static void on_signal(int sig)
 {
@@ -33,6 +35,11 @@ void fxp_cli_signals_install(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+static void on_event(void *ud, const char *msg)
+{
+    fprintf(stderr, "%s: %s\n", (const char *)ud, msg);
 }
 
 int fxp_cli_pipeline_cfg(const struct fxp_config *cfg,
@@ -59,7 +66,36 @@ int fxp_cli_pipeline_cfg(const struct fxp_config *cfg,
     int64_t d;
     if (delay && !fxp_cli_int(delay, 0, 60000, &d))
         pc->write_delay_ms = (int)d;
+    /* Test knob: "FROM:COUNT" store writes fail (COUNT -1: all). */
+    const char *fail = getenv("FXPIPE_TEST_STORE_FAIL");
+    long long from, count;
+    if (fail && sscanf(fail, "%lld:%lld", &from, &count) == 2) {
+        pc->test_fail_from = from;
+        pc->test_fail_count = count;
+    }
+    pc->retry.max_attempts = (int)cfg->store_retry_attempts;
+    pc->retry.base_ms = cfg->store_retry_base_ms;
+    pc->retry.max_ms = cfg->store_retry_max_ms;
+    pc->breaker_threshold = (uint32_t)cfg->store_breaker_threshold;
+    pc->breaker_open_ms = cfg->store_breaker_open_ms;
+    pc->stop_deadline_ms = cfg->store_stop_deadline_ms;
+    pc->on_event = on_event;
+    pc->event_ud = (void *)cmd;
+    snprintf(job_id, sizeof job_id, "%s-%ld", cmd, (long)getpid());
+    pc->correlation_id = job_id;
     return FXP_EXIT_OK;
+}
+
+const char *fxp_cli_dlq_path(const struct fxp_config *cfg,
+                             const char *store_url, char *buf, size_t len)
+{
+    if (!strcmp(cfg->store_dlq, "none"))
+        return NULL;
+    if (cfg->store_dlq[0])
+        snprintf(buf, len, "%s", cfg->store_dlq);
+    else
+        fxp_dlq_default_path(store_url, buf, len);
+    return buf;
 }
 
 static int progress_drawn;
@@ -136,6 +172,13 @@ void fxp_cli_summary(FILE *f, const char *cmd,
             "(out) batches; %" PRIu64 " store transactions\n",
             cmd, (double)ru.ru_maxrss / 1024.0, s->max_depth_in,
             s->max_depth_out, s->store_writes);
+    if (s->store_retries || s->dead_lettered)
+        fprintf(f,
+                "%s: %" PRIu64 " store writes retried, %" PRIu64
+                " batches dead-lettered%s\n",
+                cmd, s->store_retries, s->dead_lettered,
+                s->dead_lettered ? " (store them later: fxpipe dlq replay)"
+                                 : "");
     if (s->ticks_stored)
         fprintf(f, "%s: %" PRIu64 " ticks stored\n", cmd, s->ticks_stored);
     for (int r = 1; r < FXP_R_COUNT; r++)

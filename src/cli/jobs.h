@@ -22,6 +22,13 @@ int fxp_cli_pipeline_cfg(const struct fxp_config *cfg,
                          const struct fxp_cli_core *core, const char *cmd,
                          struct fxp_pipeline_cfg *pc);
 
+struct fxp_dlq;
+
+/* The dead-letter file named by store.dlq (default: the store path with
+ * .dlq) in buf, or NULL for "none". */
+const char *fxp_cli_dlq_path(const struct fxp_config *cfg,
+                             const char *store_url, char *buf, size_t len);
+
 /* A progress callback drawing a bar with rate and ETA on stderr when it is
  * a terminal (ud: const char *label). */
 void fxp_cli_progress(void *ud, const struct fxp_pipeline_stats *s);

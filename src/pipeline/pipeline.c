@@ -68,6 +68,10 @@ void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,
     memset(c, 0, sizeof *c);
     fxp_agg_cfg_default(&c->agg, ny);
     fxp_validate_cfg_default(&c->validate);
+    fxp_retryq_cfg_default(&c->retry);
+    c->breaker_threshold = 5;
+    c->breaker_open_ms = 30000;
+    c->stop_deadline_ms = 30000;
     c->batch_size = 4096;
     c->queue_batches = 16;
 }
@@ -86,6 +90,8 @@ static void snapshot(struct pipe *p, struct fxp_pipeline_stats *s, double t0)
         s->bars_stored[k] = atomic_load(&p->bars_stored[k]);
     s->ticks_stored = atomic_load(&p->ticks_stored);
     s->store_writes = atomic_load(&p->store_writes);
+    s->store_retries = atomic_load(&p->store_retries);
+    s->dead_lettered = atomic_load(&p->dead_lettered);
     s->bytes_done = atomic_load(&p->bytes_done);
     s->bytes_total = atomic_load(&p->bytes_total);
     s->max_depth_in = p->q_in ? fxp_queue_max_depth(p->q_in) : 0;
@@ -119,6 +125,7 @@ static void teardown(struct pipe *p, size_t pool)
     free(p->good_pos);
     free(p->late);
     free(p->jbuf);
+    fxp__pipe_writer_teardown(p);
     pthread_mutex_destroy(&p->src_mu);
     pthread_mutex_destroy(&p->err_mu);
 }
@@ -229,11 +236,14 @@ int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
     p->store = store;
     p->stop = stop;
     p->hours.cal = cfg->cal;
+    p->stop_at = INT64_MAX;
     pthread_mutex_init(&p->src_mu, NULL);
     pthread_mutex_init(&p->err_mu, NULL);
     size_t pool = cfg->queue_batches + 3; /* note 1 */
     int rc =
         cfg->batch_size && cfg->queue_batches ? setup(p, pool) : FXP_EINVAL;
+    if (rc == FXP_OK)
+        rc = fxp__pipe_writer_setup(p);
     if (rc == FXP_OK && cfg->journal)
         rc = journal_state(p, errbuf, errlen);
     if (rc != FXP_OK) {

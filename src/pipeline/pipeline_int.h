@@ -94,6 +94,15 @@ struct pipe {
     atomic_uint_fast64_t applied_seq; /* writer: last committed seq */
     atomic_uint_fast64_t replayed;    /* ticks fed back from the journal */
     uint64_t proc_seq;                /* processor: last seq processed */
+
+    /* writer (pipeline_writer.c) */
+    struct fxp_retryq *retry;
+    struct fxp_breaker *breaker;
+    struct fxp_dlq *dlq; /* opened at the first dead letter */
+    uint64_t write_calls;
+    int64_t stop_at; /* stop deadline (monotonic ms), INT64_MAX: none */
+    char last_err[512];
+    atomic_uint_fast64_t store_retries, dead_lettered;
 };
 
 /* Record the first error (message copied) and make every stage stop. */
@@ -104,6 +113,10 @@ bool fxp__pipe_stopping(const struct pipe *p);
 
 /* The engine's bar callback (ud: struct pipe *), in pipeline_proc.c. */
 void fxp__pipe_on_bar(void *ud, const struct fxp_bar *b, bool revision);
+
+/* The writer's breaker and retry queue (pipeline_writer.c). */
+int fxp__pipe_writer_setup(struct pipe *p);
+void fxp__pipe_writer_teardown(struct pipe *p);
 
 /* The three stages' thread functions (arg: struct pipe *). */
 void *fxp__pipe_reader(void *arg);

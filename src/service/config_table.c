@@ -87,6 +87,26 @@ const struct fxp__config_entry fxp__config_entries[] = {
     INT("store.tick_retention_days", 0, 3650, "7", store_tick_retention_days,
         "Days of raw ticks to keep; 0 = keep forever."),
 
+    STRING("store.dlq", "", store_dlq, NULL, "path, none, or empty",
+           "Dead-letter file for batches the store refused after every "
+           "retry; empty = the database path with .dlq, none = stop the job "
+           "instead."),
+    INT("store.retry_attempts", 1, 100, "7", store_retry_attempts,
+        "Attempts to store a batch, the first included, before it goes to "
+        "the dead-letter file (7: retries after 1 2 4 8 16 32 s)."),
+    INT("store.retry_base_ms", 0, 3600000, "1000", store_retry_base_ms,
+        "Delay before the first retry, doubled for each next one (+-20% "
+        "jitter)."),
+    INT("store.retry_max_ms", 0, 3600000, "32000", store_retry_max_ms,
+        "Longest delay between retries."),
+    INT("store.breaker_threshold", 1, 1000, "5", store_breaker_threshold,
+        "Consecutive store failures that open its circuit breaker."),
+    INT("store.breaker_open_ms", 1, 3600000, "30000", store_breaker_open_ms,
+        "How long the breaker stays open before one probe write."),
+    INT("store.stop_deadline_ms", 0, 3600000, "30000", store_stop_deadline_ms,
+        "On SIGINT/SIGTERM, how long to keep trying a failing store before "
+        "the rest is dead-lettered."),
+
     /* [feed] */
     STRING("feed.feed", "synthetic", feed_feed, check_feed,
            "synthetic, replay:FILE",

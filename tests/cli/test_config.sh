@@ -77,8 +77,8 @@ for (s, k), v in want.items():
     if got != v:
         sys.exit(f"{s}.{k} = {got!r}, want {v!r}")
 n = sum(len(p.options(s)) for s in p.sections())
-if n != 34:
-    sys.exit(f"{n} keys, want 34")
+if n != 41:
+    sys.exit(f"{n} keys, want 41")
 EOF
     then
         fail "python configparser cannot read the output as expected"
@@ -200,7 +200,7 @@ expect_out "usage: fxpipe config" "--help"
 run config --markdown
 expect_rc 0 "--markdown"
 lines=$(wc -l <out.txt)
-[ "$lines" -eq 36 ] || fail "--markdown: $lines lines, want 36"
+[ "$lines" -eq 43 ] || fail "--markdown: $lines lines, want 43"
 # shellcheck disable=SC2016 # backquotes are Markdown, not a command
 expect_out '| `store.db` |' "--markdown"
 
