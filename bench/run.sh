@@ -12,3 +12,8 @@ done
 echo "== import vs sqlite3"; "$here/import_vs_sqlite.sh" "$build" 10000000 3
 echo "== fxpipe run on its default feed"
 tmp=$(mktemp -d); (cd "$tmp" && "$OLDPWD/$build/fxpipe" run 2>&1 | grep -E 'read|RSS'); rm -rf "$tmp"
+echo "== journal on vs off"; "$here/journal_cost.sh" "$build" 10000000 3
+for b in "$build"/bench/bench_journal "$build"/bench/bench_gaps; do
+  [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }
+done
+echo "== gap detection in pandas (the peer of bench_gaps (a))"; /usr/bin/python3 "$here/gaps_pandas.py"

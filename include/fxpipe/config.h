@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define FXP_CONFIG_N_ENTRIES 41   /* rows of the entry table */
+#define FXP_CONFIG_N_ENTRIES 42   /* rows of the entry table */
 #define FXP_CONFIG_PATH_MAX  512  /* bytes of a path setting, NUL included */
 #define FXP_CONFIG_LIST_MAX  1024 /* bytes of feed.symbols, NUL included */
 
@@ -91,6 +91,7 @@ struct fxp_config {
     /* [pipeline] */
     int64_t pipeline_queue_batches; /* capacity of a stage queue, batches */
     int64_t pipeline_batch_size;    /* records per batch */
+    int64_t pipeline_pause_warn_ms; /* backpressure warning, 0 = never */
 
     /* [log] */
     int log_level; /* 0 error, 1 warn, 2 info, 3 debug */

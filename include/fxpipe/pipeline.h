@@ -59,6 +59,7 @@ struct fxp_pipeline_cfg {
      * letters); called on pipeline threads. May be NULL. */
     void (*on_event)(void *ud, const char *msg);
     void *event_ud;
+    int64_t pause_warn_ms; /* warn when the source waits this long (10 min) */
     /* Test knob: store writes number from .. from+count-1 fail with
      * FXP_EIO (count < 0: all from then on). 0: off. */
     int64_t test_fail_from, test_fail_count;
@@ -79,6 +80,7 @@ struct fxp_pipeline_stats {
     uint64_t store_writes;              /* transactions */
     uint64_t store_retries;             /* failed attempts retried */
     uint64_t dead_lettered;             /* batches in the dead-letter file */
+    uint64_t paused_ms;                 /* source paused by backpressure */
     uint64_t bytes_done, bytes_total;   /* current source's progress */
     size_t max_depth_in, max_depth_out; /* queue high-water marks */
     double elapsed_s;

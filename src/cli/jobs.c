@@ -79,6 +79,7 @@ int fxp_cli_pipeline_cfg(const struct fxp_config *cfg,
     pc->breaker_threshold = (uint32_t)cfg->store_breaker_threshold;
     pc->breaker_open_ms = cfg->store_breaker_open_ms;
     pc->stop_deadline_ms = cfg->store_stop_deadline_ms;
+    pc->pause_warn_ms = cfg->pipeline_pause_warn_ms;
     pc->on_event = on_event;
     pc->event_ud = (void *)cmd;
     snprintf(job_id, sizeof job_id, "%s-%ld", cmd, (long)getpid());
@@ -169,9 +170,10 @@ void fxp_cli_summary(FILE *f, const char *cmd,
     getrusage(RUSAGE_SELF, &ru);
     fprintf(f,
             "%s: peak RSS %.1f MB; queue high-water marks %zu (in) %zu "
-            "(out) batches; %" PRIu64 " store transactions\n",
+            "(out) batches; source paused %.2f s; %" PRIu64
+            " store transactions\n",
             cmd, (double)ru.ru_maxrss / 1024.0, s->max_depth_in,
-            s->max_depth_out, s->store_writes);
+            s->max_depth_out, (double)s->paused_ms / 1000.0, s->store_writes);
     if (s->store_retries || s->dead_lettered)
         fprintf(f,
                 "%s: %" PRIu64 " store writes retried, %" PRIu64

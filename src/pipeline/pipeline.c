@@ -72,6 +72,7 @@ void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,
     c->breaker_threshold = 5;
     c->breaker_open_ms = 30000;
     c->stop_deadline_ms = 30000;
+    c->pause_warn_ms = 600000;
     c->batch_size = 4096;
     c->queue_batches = 16;
 }
@@ -92,6 +93,7 @@ static void snapshot(struct pipe *p, struct fxp_pipeline_stats *s, double t0)
     s->store_writes = atomic_load(&p->store_writes);
     s->store_retries = atomic_load(&p->store_retries);
     s->dead_lettered = atomic_load(&p->dead_lettered);
+    s->paused_ms = atomic_load(&p->paused_ms);
     s->bytes_done = atomic_load(&p->bytes_done);
     s->bytes_total = atomic_load(&p->bytes_total);
     s->max_depth_in = p->q_in ? fxp_queue_max_depth(p->q_in) : 0;

@@ -103,6 +103,7 @@ struct pipe {
     int64_t stop_at; /* stop deadline (monotonic ms), INT64_MAX: none */
     char last_err[512];
     atomic_uint_fast64_t store_retries, dead_lettered;
+    atomic_uint_fast64_t paused_ms; /* reader: waiting for room */
 };
 
 /* Record the first error (message copied) and make every stage stop. */

@@ -19,18 +19,57 @@
 
 /* ---- reader ---- */
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Backpressure: time the reader waits for room downstream is the time the
+ * source is paused. A pause longer than pause_warn_ms is reported once. */
+static void paused(struct pipe *p, int64_t t0)
+{
+    int64_t ms = mono_ms() - t0;
+    if (ms <= 0)
+        return;
+    atomic_fetch_add(&p->paused_ms, (uint64_t)ms);
+    if (p->cfg->pause_warn_ms > 0 && ms >= p->cfg->pause_warn_ms &&
+        p->cfg->on_event) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "warning: the source was paused for %.1f s (the store or "
+                 "the engine is slower than the feed)",
+                 (double)ms / 1000.0);
+        p->cfg->on_event(p->cfg->event_ud, msg);
+    }
+}
+
 static struct inb *get_in(struct pipe *p)
 {
     void *b = NULL;
-    fxp_queue_pop(p->free_in, &b, -1);
+    if (fxp_queue_pop(p->free_in, &b, 0) != FXP_OK) {
+        int64_t t0 = mono_ms();
+        fxp_queue_pop(p->free_in, &b, -1);
+        paused(p, t0);
+    }
     ((struct inb *)b)->n = 0;
     return b;
+}
+
+static void push_in(struct pipe *p, struct inb *b)
+{
+    if (fxp_queue_push(p->q_in, b, 0) == FXP_OK)
+        return;
+    int64_t t0 = mono_ms();
+    fxp_queue_push(p->q_in, b, -1);
+    paused(p, t0);
 }
 
 static void push_bad(struct pipe *p)
 {
     if (p->bad && p->bad->n) {
-        fxp_queue_push(p->q_in, p->bad, -1);
+        push_in(p, p->bad);
         p->bad = NULL;
     }
 }
@@ -173,13 +212,13 @@ static int replay_journal(struct pipe *p, const char *origin,
         b->seq_last = seq;
         if (b->n == p->cfg->batch_size) {
             atomic_fetch_add(&p->replayed, b->n);
-            fxp_queue_push(p->q_in, b, -1);
+            push_in(p, b);
             b = NULL;
         }
     }
     if (b) {
         atomic_fetch_add(&p->replayed, b->n);
-        fxp_queue_push(p->q_in, b, -1);
+        push_in(p, b);
     }
     fxp_journal_iter_close(it);
     return rc == FXP_ECLOSED ? FXP_OK : rc;
@@ -257,7 +296,7 @@ void *fxp__pipe_reader(void *arg)
                     fxp_journal_retain(p->cfg->journal, applied + 1);
                 }
             }
-            fxp_queue_push(p->q_in, b, -1);
+            push_in(p, b);
         }
         push_bad(p);
         pthread_mutex_lock(&p->src_mu);

@@ -197,6 +197,8 @@ const struct fxp__config_entry fxp__config_entries[] = {
         "Capacity of each stage queue, in batches."),
     INT("pipeline.batch_size", 16, 1048576, "4096", pipeline_batch_size,
         "Records per batch."),
+    INT("pipeline.pause_warn_ms", 0, 86400000, "600000", pipeline_pause_warn_ms,
+        "Warn when backpressure pauses the source this long; 0 = never."),
 
     /* [log] */
     ENUM("log.level", level_words, "info", log_level,
