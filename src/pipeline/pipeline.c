@@ -118,6 +118,7 @@ static void teardown(struct pipe *p, size_t pool)
     free(p->in_pool);
     free(p->out_pool);
     fxp_queue_free(p->q_in);
+    fxp_queue_free(p->q_j);
     fxp_queue_free(p->q_out);
     fxp_queue_free(p->free_in);
     fxp_queue_free(p->free_out);
@@ -148,6 +149,8 @@ static int setup(struct pipe *p, size_t pool)
                           : p->rej_cap * sizeof(struct rej);
     p->q_in = fxp_queue_new(c->queue_batches);
     p->q_out = fxp_queue_new(c->queue_batches);
+    if (c->journal && !(p->q_j = fxp_queue_new(c->queue_batches)))
+        return FXP_ENOMEM;
     p->free_in = fxp_queue_new(pool);
     p->free_out = fxp_queue_new(pool);
     p->in_pool = calloc(pool, sizeof *p->in_pool);
@@ -186,7 +189,7 @@ static int journal_state(struct pipe *p, char *errbuf, size_t errlen)
     char v[400];
     p->j_applied = 0;
     p->j_replay_ts = INT64_MIN;
-    p->jbuf = malloc(JBATCH_MAX * 60);
+    p->jbuf = malloc(JBATCH_MAX * 64);
     if (!p->jbuf)
         return FXP_ENOMEM;
     int rc = fxp_store_meta_get(p->store, "journal", v, sizeof v);
@@ -241,7 +244,7 @@ int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
     p->stop_at = INT64_MAX;
     pthread_mutex_init(&p->src_mu, NULL);
     pthread_mutex_init(&p->err_mu, NULL);
-    size_t pool = cfg->queue_batches + 3; /* note 1 */
+    size_t pool = cfg->queue_batches * (cfg->journal ? 2 : 1) + 4; /* note 1 */
     int rc =
         cfg->batch_size && cfg->queue_batches ? setup(p, pool) : FXP_EINVAL;
     if (rc == FXP_OK)
@@ -258,22 +261,25 @@ int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
         free(p);
         return rc;
     }
-    pthread_t th[3];
-    void *(*mains[3])(void *) = {fxp__pipe_reader, fxp__pipe_process,
-                                 fxp__pipe_writer};
-    int started = 0;
-    for (; started < 3; started++)
+    /* reader [-> journaler] -> processor -> writer */
+    pthread_t th[4];
+    void *(*mains[4])(void *) = {fxp__pipe_reader, fxp__pipe_process,
+                                 fxp__pipe_writer, fxp__pipe_journaler};
+    int want = cfg->journal ? 4 : 3, started = 0;
+    for (; started < want; started++)
         if (pthread_create(&th[started], NULL, mains[started], p))
             break;
-    if (started < 3) {
+    if (started < want) {
         /* Cannot happen in practice; end the ones that run. */
         fxp__pipe_set_error(p, FXP_ENOMEM, "cannot start pipeline threads");
+        if (p->q_j)
+            fxp_queue_close(p->q_j);
         fxp_queue_close(p->q_in);
         fxp_queue_close(p->q_out);
     }
     /* Watch: progress and stop requests (a paced read may be sleeping). */
     int ticks = 0;
-    while (started == 3) {
+    while (started == want) {
         struct timespec nap = {0, 50 * 1000000L};
         nanosleep(&nap, NULL);
         if (stop && *stop) {

@@ -35,6 +35,7 @@ struct inb {
     uint64_t *pos;                /* line or sequence numbers */
     char origin[ORIGIN_MAX - 24]; /* "file.csv" for "file.csv:123" */
     uint64_t seq_last;            /* journal seq of the last tick, or 0 */
+    bool to_journal;              /* new ticks the journaler must append */
 };
 
 struct outb {
@@ -58,6 +59,7 @@ struct pipe {
 
     size_t rej_cap;
     struct fxp_queue *q_in, *q_out, *free_in, *free_out;
+    struct fxp_queue *q_j; /* reader -> journaler (with a journal only) */
     struct inb *in_pool;
     struct outb *out_pool;
 
@@ -123,5 +125,6 @@ void fxp__pipe_writer_teardown(struct pipe *p);
 void *fxp__pipe_reader(void *arg);
 void *fxp__pipe_process(void *arg);
 void *fxp__pipe_writer(void *arg);
+void *fxp__pipe_journaler(void *arg);
 
 #endif

@@ -57,12 +57,15 @@ static struct inb *get_in(struct pipe *p)
     return b;
 }
 
+/* Into the next stage: the journaler when there is a journal, else the
+ * processor. */
 static void push_in(struct pipe *p, struct inb *b)
 {
-    if (fxp_queue_push(p->q_in, b, 0) == FXP_OK)
+    struct fxp_queue *q = p->q_j ? p->q_j : p->q_in;
+    if (fxp_queue_push(q, b, 0) == FXP_OK)
         return;
     int64_t t0 = mono_ms();
-    fxp_queue_push(p->q_in, b, -1);
+    fxp_queue_push(q, b, -1);
     paused(p, t0);
 }
 
@@ -111,38 +114,51 @@ static void origin_of(const char *desc, char *out, size_t len)
 
 /* ---- the journal (pipeline.c, note 5) ---- */
 
-/* A journaled tick: the symbol's name (ids are per process), the quote,
- * and its position in the source. Little-endian, 60 bytes. */
-#define JREC_LEN 60
+/* A journaled tick, little-endian, 40 bytes for a six-letter symbol:
+ * flags (bit 0: has volume), the symbol's length and name (ids are per
+ * process), ts, bid, ask, the source position, and the volume if any. */
+#define JREC_MAX (2 + 15 + 5 * 8)
 
-static void jrec_encode(const struct pipe *p, const struct fxp_tick *t,
-                        uint64_t pos, unsigned char *r)
+static uint32_t jrec_encode(const struct pipe *p, const struct fxp_tick *t,
+                            uint64_t pos, unsigned char *r)
 {
     const char *name = fxp_symtab_name(p->st, t->sym);
-    memset(r, 0, 16);
-    memcpy(r, name, strnlen(name, 15));
-    memcpy(r + 16, &t->ts_ms, 8);
-    memcpy(r + 24, &t->bid, 8);
-    memcpy(r + 32, &t->ask, 8);
-    memcpy(r + 40, &t->volume, 8);
-    memcpy(r + 48, &pos, 8);
-    memcpy(r + 56, &t->flags, 4);
+    size_t n = strnlen(name, 15);
+    bool vol = (t->flags & FXP_TICK_HAS_VOLUME) != 0;
+    r[0] = vol ? 1 : 0;
+    r[1] = (unsigned char)n;
+    memcpy(r + 2, name, n);
+    unsigned char *q = r + 2 + n;
+    memcpy(q, &t->ts_ms, 8);
+    memcpy(q + 8, &t->bid, 8);
+    memcpy(q + 16, &t->ask, 8);
+    memcpy(q + 24, &pos, 8);
+    if (vol)
+        memcpy(q + 32, &t->volume, 8);
+    return (uint32_t)(2 + n + 32 + (vol ? 8 : 0));
 }
 
 static int jrec_decode(struct pipe *p, const void *data, uint32_t len,
                        struct fxp_tick *t, uint64_t *pos)
 {
     const unsigned char *r = data;
-    if (len != JREC_LEN)
+    if (len < 2 || r[1] == 0 || r[1] > 15)
         return FXP_EPARSE;
-    memcpy(&t->ts_ms, r + 16, 8);
-    memcpy(&t->bid, r + 24, 8);
-    memcpy(&t->ask, r + 32, 8);
-    memcpy(&t->volume, r + 40, 8);
-    memcpy(pos, r + 48, 8);
-    memcpy(&t->flags, r + 56, 4);
-    return fxp_symtab_intern(p->st, (const char *)r,
-                             strnlen((const char *)r, 16), &t->sym);
+    size_t n = r[1];
+    bool vol = r[0] & 1;
+    if (len != 2 + n + 32 + (vol ? 8 : 0))
+        return FXP_EPARSE;
+    const unsigned char *q = r + 2 + n;
+    memset(t, 0, sizeof *t);
+    memcpy(&t->ts_ms, q, 8);
+    memcpy(&t->bid, q + 8, 8);
+    memcpy(&t->ask, q + 16, 8);
+    memcpy(pos, q + 24, 8);
+    if (vol) {
+        memcpy(&t->volume, q + 32, 8);
+        t->flags = FXP_TICK_HAS_VOLUME;
+    }
+    return fxp_symtab_intern(p->st, (const char *)r + 2, n, &t->sym);
 }
 
 /* Append a batch of ticks; b->seq_last gets the last sequence number. */
@@ -154,10 +170,12 @@ static int journal_batch(struct pipe *p, struct inb *b)
     const struct fxp_tick *t = b->buf;
     for (size_t done = 0; done < b->n;) {
         size_t k = b->n - done < JBATCH_MAX ? b->n - done : JBATCH_MAX;
+        size_t off = 0;
         for (size_t i = 0; i < k; i++) {
-            jrec_encode(p, &t[done + i], b->pos[done + i], recs + i * JREC_LEN);
-            ptrs[i] = recs + i * JREC_LEN;
-            lens[i] = JREC_LEN;
+            ptrs[i] = recs + off;
+            lens[i] = jrec_encode(p, &t[done + i], b->pos[done + i],
+                                  recs + off);
+            off += lens[i];
         }
         uint64_t first;
         int rc = fxp_journal_append(p->cfg->journal, ptrs, lens, k, &first);
@@ -205,6 +223,7 @@ static int replay_journal(struct pipe *p, const char *origin,
         if (!b) {
             b = get_in(p);
             b->kind = B_TICKS;
+            b->to_journal = false; /* already on disk */
             snprintf(b->origin, sizeof b->origin, "%s", origin);
         }
         ((struct fxp_tick *)b->buf)[b->n] = t;
@@ -279,23 +298,7 @@ void *fxp__pipe_reader(void *arg)
             atomic_fetch_add(kind == B_BARS ? &p->bars_read : &p->ticks_read,
                              b->n);
             b->seq_last = 0;
-            if (p->cfg->journal && kind == B_TICKS) {
-                /* Journaled before anything downstream sees it. */
-                rc = journal_batch(p, b);
-                if (rc != FXP_OK) {
-                    snprintf(err, sizeof err,
-                             "cannot append to the journal '%s': %s",
-                             p->cfg->journal_dir, fxp_strerror(rc));
-                    fxp__pipe_set_error(p, rc, err);
-                    fxp_queue_push(p->free_in, b, -1);
-                    break;
-                }
-                uint64_t applied = atomic_load(&p->applied_seq);
-                if (applied && ++p->since_retain >= 256) {
-                    p->since_retain = 0;
-                    fxp_journal_retain(p->cfg->journal, applied + 1);
-                }
-            }
+            b->to_journal = p->cfg->journal && kind == B_TICKS;
             push_in(p, b);
         }
         push_bad(p);
@@ -305,6 +308,39 @@ void *fxp__pipe_reader(void *arg)
         fxp_source_close(src);
     }
     push_bad(p);
+    fxp_queue_close(p->q_j ? p->q_j : p->q_in);
+    return NULL;
+}
+
+/* The journaler stage (note 5): appends each batch of new ticks to the
+ * journal, then hands it on; nothing reaches the engine that is not on
+ * disk. A thread of its own, so the appends overlap with parsing. */
+void *fxp__pipe_journaler(void *arg)
+{
+    struct pipe *p = arg;
+    char err[512];
+    void *item;
+    while (fxp_queue_pop(p->q_j, &item, -1) == FXP_OK) {
+        struct inb *b = item;
+        if (b->to_journal && !atomic_load(&p->failed)) {
+            int rc = journal_batch(p, b);
+            if (rc != FXP_OK) {
+                snprintf(err, sizeof err,
+                         "cannot append to the journal '%s': %s",
+                         p->cfg->journal_dir, fxp_strerror(rc));
+                fxp__pipe_set_error(p, rc, err);
+            }
+            uint64_t applied = atomic_load(&p->applied_seq);
+            if (applied && ++p->since_retain >= 256) {
+                p->since_retain = 0;
+                fxp_journal_retain(p->cfg->journal, applied + 1);
+            }
+        }
+        if (atomic_load(&p->failed) && b->to_journal)
+            fxp_queue_push(p->free_in, b, -1); /* not on disk: not on */
+        else
+            fxp_queue_push(p->q_in, b, -1);
+    }
     fxp_queue_close(p->q_in);
     return NULL;
 }
