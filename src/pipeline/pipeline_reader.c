@@ -173,8 +173,8 @@ static int journal_batch(struct pipe *p, struct inb *b)
         size_t off = 0;
         for (size_t i = 0; i < k; i++) {
             ptrs[i] = recs + off;
-            lens[i] = jrec_encode(p, &t[done + i], b->pos[done + i],
-                                  recs + off);
+            lens[i] =
+                jrec_encode(p, &t[done + i], b->pos[done + i], recs + off);
             off += lens[i];
         }
         uint64_t first;
