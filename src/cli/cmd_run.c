@@ -349,11 +349,11 @@ int cmd_run(int argc, char **argv)
                         "stored\n");
     fprintf(stderr,
             "run: stored in '%s'. Look at it with:\n"
-            "  fxpipe stats --db %s\n"
-            "  fxpipe export --db %s --symbol EURUSD --timeframe 1h | head\n"
+            "  %s stats --db %s\n"
+            "  %s export --db %s --symbol EURUSD --timeframe 1h | head\n"
             "  sqlite3 %s \"select symbol, timeframe, count(*) from bars "
             "group by 1, 2\"\n",
-            cs.url, cs.url, cs.url, cs.url);
+            cs.url, fxp_cli_argv0, cs.url, fxp_cli_argv0, cs.url, cs.url);
     status = FXP_EXIT_OK;
 done:
     fxp_journal_close(journal);

@@ -25,6 +25,10 @@ int cmd_resample(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 
+/* How the binary was invoked (argv[0]), for hints like "./build/fxpipe
+ * stats". */
+extern const char *fxp_cli_argv0;
+
 /* Print "fxpipe <cmd>: <message>\n" to stderr (printf-style). */
 void fxp_cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

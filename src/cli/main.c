@@ -28,6 +28,8 @@ static const struct command commands[] = {
     {"dlq", cmd_dlq, "list, show, replay or purge dead-lettered batches"},
 };
 
+const char *fxp_cli_argv0 = "fxpipe";
+
 void fxp_cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -50,6 +52,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    if (argc > 0 && argv[0] && strchr(argv[0], '/'))
+        fxp_cli_argv0 = argv[0];
     if (argc < 2) {
         usage(stderr);
         return FXP_EXIT_USAGE;

@@ -115,8 +115,9 @@ static void origin_of(const char *desc, char *out, size_t len)
 /* ---- the journal (pipeline.c, note 5) ---- */
 
 /* A journaled tick, little-endian, 40 bytes for a six-letter symbol:
- * flags (bit 0: has volume), the symbol's length and name (ids are per
- * process), ts, bid, ask, the source position, and the volume if any. */
+ * a header byte (format 1 in the high nibble, bit 0: has volume), the symbol's
+ * length and name (ids are per process), ts, bid, ask, the source position, and
+ * the volume if any. */
 #define JREC_MAX (2 + 15 + 5 * 8)
 
 static uint32_t jrec_encode(const struct pipe *p, const struct fxp_tick *t,
@@ -125,7 +126,7 @@ static uint32_t jrec_encode(const struct pipe *p, const struct fxp_tick *t,
     const char *name = fxp_symtab_name(p->st, t->sym);
     size_t n = strnlen(name, 15);
     bool vol = (t->flags & FXP_TICK_HAS_VOLUME) != 0;
-    r[0] = vol ? 1 : 0;
+    r[0] = (unsigned char)(0x10 | (vol ? 1 : 0));
     r[1] = (unsigned char)n;
     memcpy(r + 2, name, n);
     unsigned char *q = r + 2 + n;
@@ -142,7 +143,7 @@ static int jrec_decode(struct pipe *p, const void *data, uint32_t len,
                        struct fxp_tick *t, uint64_t *pos)
 {
     const unsigned char *r = data;
-    if (len < 2 || r[1] == 0 || r[1] > 15)
+    if (len < 2 || (r[0] & 0xf0) != 0x10 || r[1] == 0 || r[1] > 15)
         return FXP_EPARSE;
     size_t n = r[1];
     bool vol = r[0] & 1;
@@ -212,8 +213,10 @@ static int replay_journal(struct pipe *p, const char *origin,
         struct fxp_tick t;
         uint64_t pos;
         if (jrec_decode(p, data, len, &t, &pos) != FXP_OK) {
-            snprintf(err, errlen, "journal record %llu is not a tick",
-                     (unsigned long long)seq);
+            snprintf(err, errlen,
+                     "journal record %llu in '%s' is not a tick of this "
+                     "fxpipe's format; move the journal away to start afresh",
+                     (unsigned long long)seq, p->cfg->journal_dir);
             rc = FXP_EPARSE;
             break;
         }
