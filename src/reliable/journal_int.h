@@ -1,7 +1,8 @@
 /*
- * journal_int.h - what the journal's writer (journal.c), iterator
- * (journal_iter.c) and verifier (journal_verify.c) share: the on-disk
- * format, segment listing and a bounded record scanner (journal_scan.c).
+ * journal_int.h - what the journal's writer (journal.c, opened by
+ * journal_open.c), iterator (journal_iter.c) and verifier
+ * (journal_verify.c) share: the on-disk format, segment listing, a bounded
+ * record scanner (journal_scan.c) and the writer's state.
  * The format is described in docs/internals/journal.md.
  */
 #ifndef FXPIPE_RELIABLE_JOURNAL_INT_H
@@ -10,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "fxpipe/journal.h"
 
 struct fxp_io;
 
@@ -137,5 +140,48 @@ int fxp__jscan_resync(struct fxp__jscan *s, uint64_t off, uint64_t seq,
  * there is none; *last_seq is first - 1 for a segment without records. */
 int fxp__jscan_last(struct fxp__jscan *s, uint64_t size, uint64_t first,
                     bool *found, uint64_t *last_seq);
+
+/* ---- The writer (journal.c, journal_open.c) ---- */
+
+/* The writer's state; its invariants are journal.c's design notes. */
+struct fxp_journal {
+    struct fxp_journal_opts o; /* a copy; o.io is never NULL */
+    const struct fxp_io *io;
+    char dir[FXP__JNL_DIR_MAX + 1];
+    char path[FXP__JNL_PATH_MAX]; /* the active segment */
+    int fd;                       /* the active segment, -1 after a roll
+                                     that could not create the next */
+    uint64_t seg_first;           /* first seq of the active segment */
+    uint64_t seg_size;            /* end of its last good record */
+    uint64_t first_seq;           /* first seq of the oldest segment */
+    uint64_t next_seq;            /* seq of the next record */
+    unsigned char *stage;         /* framing buffer */
+    size_t stage_cap;
+    int64_t synced_ms; /* monotonic time of the last fsync */
+    bool dirty;        /* written since the last fsync */
+    bool need_trunc;   /* journal.c note 4 */
+    int failed;        /* journal.c note 5: FXP_EIO once an fsync failed */
+    int lock_fd;       /* DIR/LOCK, flock'ed: one writer per directory */
+};
+
+/* Monotonic milliseconds, for the FXP_FSYNC_EVERY interval. */
+int64_t fxp__jnl_mono_ms(void);
+
+/* Pass a formatted message to o.on_warn, if set. */
+void fxp__jnl_warn(struct fxp_journal *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* errno to fxp_err: ENOSPC/EDQUOT -> FXP_ENOSPC, else FXP_EIO. */
+int fxp__jnl_errno_code(int e);
+
+/* Write all n bytes to the active segment (j->fd). FXP_OK, FXP_ENOSPC or
+ * FXP_EIO, errno kept. */
+int fxp__jnl_write_all(struct fxp_journal *j, const unsigned char *p, size_t n);
+
+/* Create the segment starting at `first` and make it the active one
+ * (journal_open.c; journal.c note 6). On failure nothing is left behind,
+ * j->fd is -1 and errbuf says why. */
+int fxp__jnl_create_segment(struct fxp_journal *j, uint64_t first, char *errbuf,
+                            size_t errlen);
 
 #endif

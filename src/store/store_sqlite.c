@@ -1,5 +1,8 @@
 /*
- * store_sqlite.c - the SQLite store backend (docs/internals/store.md).
+ * store_sqlite.c - the SQLite store backend (docs/internals/store.md):
+ * open, write, prune and close. The read-only ops are in
+ * store_sqlite_read.c, connection setup and migrations in
+ * store_sqlite_schema.c, coverage and the ledger in store_sqlite_gaps.c.
  *
  * Design notes
  *
@@ -45,86 +48,67 @@
 #include "fxpipe/err.h"
 #include "fxpipe/symbol.h"
 #include "store/store_int.h"
+#include "store/store_sqlite_int.h"
 
-enum {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_BAR,
-    ST_TICK,
-    ST_REJECT,
-    ST_META_PUT,
-    ST_META_GET,
-    ST_SCAN,
-    ST_SERIES,
-    ST_COUNTS,
-    ST_REASONS,
-    ST_PRUNE,
-    ST_COUNT
-};
-
-static const char *const sql_text[ST_COUNT] = {
-    [ST_BEGIN] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
-    [ST_BAR] = "INSERT INTO bars(symbol, timeframe, ts, open, high, low, "
-               "close, volume, ticks, version, source) "
-               "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-               "ON CONFLICT(symbol, timeframe, ts) DO UPDATE SET "
-               "open = excluded.open, high = excluded.high, "
-               "low = excluded.low, close = excluded.close, "
-               "volume = excluded.volume, ticks = excluded.ticks, "
-               "version = excluded.version, source = excluded.source, "
-               "revisions = fxp_revised(bars.revisions) "
-               "WHERE excluded.version > bars.version",
-    [ST_TICK] = "INSERT OR IGNORE INTO ticks(symbol, ts, bid, ask, volume) "
-                "VALUES(?1, ?2, ?3, ?4, ?5)",
-    [ST_REJECT] = "INSERT OR IGNORE INTO rejects(origin, ts, symbol, reason, "
-                  "detail, raw) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value "
-                    "WHERE value IS NOT excluded.value",
-    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [ST_SCAN] = "SELECT ts, open, high, low, close, volume, ticks, version, "
-                "source FROM bars WHERE symbol = ?1 AND timeframe = ?2 "
-                "AND ts >= ?3 AND ts < ?4 ORDER BY ts",
-    [ST_SERIES] = NULL, /* fxp__sqlite_series_sql() */
-    [ST_COUNTS] = "SELECT (SELECT count(*) FROM ticks), "
-                  "(SELECT count(*) FROM rejects)",
-    [ST_REASONS] = "SELECT reason, count(*) FROM rejects GROUP BY reason "
-                   "ORDER BY count(*) DESC, reason",
-    [ST_PRUNE] = "DELETE FROM ticks WHERE ts < (SELECT max(ts) FROM ticks) "
-                 "- ?1",
-};
-
-struct sq {
-    sqlite3 *db;
-    char *path; /* as given, for messages */
-    sqlite3_stmt *st[ST_COUNT];
-    struct fxp__sqgaps *g; /* coverage, present bars, ledger */
-    int revised;           /* set by fxp_revised() (note 5) */
+static const char *const sql_text[FXP__ST_COUNT] = {
+    [FXP__ST_BEGIN] = "BEGIN IMMEDIATE",
+    [FXP__ST_COMMIT] = "COMMIT",
+    [FXP__ST_ROLLBACK] = "ROLLBACK",
+    [FXP__ST_BAR] = "INSERT INTO bars(symbol, timeframe, ts, open, high, low, "
+                    "close, volume, ticks, version, source) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                    "ON CONFLICT(symbol, timeframe, ts) DO UPDATE SET "
+                    "open = excluded.open, high = excluded.high, "
+                    "low = excluded.low, close = excluded.close, "
+                    "volume = excluded.volume, ticks = excluded.ticks, "
+                    "version = excluded.version, source = excluded.source, "
+                    "revisions = fxp_revised(bars.revisions) "
+                    "WHERE excluded.version > bars.version",
+    [FXP__ST_TICK] =
+        "INSERT OR IGNORE INTO ticks(symbol, ts, bid, ask, volume) "
+        "VALUES(?1, ?2, ?3, ?4, ?5)",
+    [FXP__ST_REJECT] =
+        "INSERT OR IGNORE INTO rejects(origin, ts, symbol, reason, "
+        "detail, raw) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [FXP__ST_META_PUT] =
+        "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+        "WHERE value IS NOT excluded.value",
+    [FXP__ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [FXP__ST_SCAN] =
+        "SELECT ts, open, high, low, close, volume, ticks, version, "
+        "source FROM bars WHERE symbol = ?1 AND timeframe = ?2 "
+        "AND ts >= ?3 AND ts < ?4 ORDER BY ts",
+    [FXP__ST_SERIES] = NULL, /* fxp__sqlite_series_sql() */
+    [FXP__ST_COUNTS] = "SELECT (SELECT count(*) FROM ticks), "
+                       "(SELECT count(*) FROM rejects)",
+    [FXP__ST_REASONS] = "SELECT reason, count(*) FROM rejects GROUP BY reason "
+                        "ORDER BY count(*) DESC, reason",
+    [FXP__ST_PRUNE] =
+        "DELETE FROM ticks WHERE ts < (SELECT max(ts) FROM ticks) "
+        "- ?1",
 };
 
 /* SQL function fxp_revised(n) = n + 1, flagging the update (note 5). */
 static void sql_revised(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    struct sq *q = sqlite3_user_data(ctx);
+    struct fxp__sq *q = sqlite3_user_data(ctx);
     q->revised = 1;
     sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]) + 1);
 }
 
 /* Describe a failed SQLite call as "cannot <what> 'PATH': <errmsg>", roll
  * back an open transaction and return the mapped fxp_err. */
-static int fail_sql(struct fxp_store *s, int rc, const char *what)
+int fxp__sq_fail_sql(struct fxp_store *s, int rc, const char *what)
 {
-    struct sq *q = s->impl;
+    struct fxp__sq *q = s->impl;
 
     snprintf(s->err, sizeof s->err, "cannot %s '%s': %s", what, q->path,
              sqlite3_errmsg(q->db));
     if (!sqlite3_get_autocommit(q->db)) {
-        sqlite3_step(q->st[ST_ROLLBACK]);
-        sqlite3_reset(q->st[ST_ROLLBACK]);
+        sqlite3_step(q->st[FXP__ST_ROLLBACK]);
+        sqlite3_reset(q->st[FXP__ST_ROLLBACK]);
     }
     return fxp__sqlite_err(rc);
 }
@@ -132,11 +116,11 @@ static int fail_sql(struct fxp_store *s, int rc, const char *what)
 /* A malformed batch: roll back and return FXP_EINVAL; s->err is set. */
 static int fail_batch(struct fxp_store *s)
 {
-    struct sq *q = s->impl;
+    struct fxp__sq *q = s->impl;
 
     if (!sqlite3_get_autocommit(q->db)) {
-        sqlite3_step(q->st[ST_ROLLBACK]);
-        sqlite3_reset(q->st[ST_ROLLBACK]);
+        sqlite3_step(q->st[FXP__ST_ROLLBACK]);
+        sqlite3_reset(q->st[FXP__ST_ROLLBACK]);
     }
     return FXP_EINVAL;
 }
@@ -150,15 +134,10 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
 static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
 {
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_BAR];
+    struct fxp__sq *q = s->impl;
+    sqlite3_stmt *st = q->st[FXP__ST_BAR];
     uint32_t last_sym = 0;
     unsigned last_tf = ~0u, last_src = ~0u; /* match no uint8_t */
     int have_sym = 0, rc;
@@ -176,7 +155,7 @@ static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
                          q->path, i, (unsigned)bar->sym);
                 return FXP_EINVAL;
             }
-            rc |= bind_text(st, 1, name);
+            rc |= fxp__sq_bind_text(st, 1, name);
             last_sym = bar->sym;
             have_sym = 1;
         }
@@ -188,7 +167,7 @@ static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
                          q->path, i, (unsigned)bar->tf);
                 return FXP_EINVAL;
             }
-            rc |= bind_text(st, 2, fxp_tf_name((fxp_tf)bar->tf));
+            rc |= fxp__sq_bind_text(st, 2, fxp_tf_name((fxp_tf)bar->tf));
             last_tf = bar->tf;
         }
         if (bar->source != last_src) {
@@ -200,7 +179,7 @@ static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
                          q->path, i, (unsigned)bar->source);
                 return FXP_EINVAL;
             }
-            rc |= bind_text(st, 11, src);
+            rc |= fxp__sq_bind_text(st, 11, src);
             last_src = bar->source;
         }
         rc |= sqlite3_bind_int64(st, 3, bar->ts_ms);
@@ -219,17 +198,17 @@ static int write_bars(struct fxp_store *s, const struct fxp_store_batch *b)
             rc = fxp__sqgaps_count(q->g, bar, b->symtab);
         sqlite3_reset(st);
         if (rc != SQLITE_OK && rc != SQLITE_DONE)
-            return fail_sql(s, rc, "write to");
+            return fxp__sq_fail_sql(s, rc, "write to");
     }
     rc = fxp__sqgaps_flush(q->g, b->symtab);
-    return rc == SQLITE_OK ? FXP_OK : fail_sql(s, rc, "write to");
+    return rc == SQLITE_OK ? FXP_OK : fxp__sq_fail_sql(s, rc, "write to");
 }
 
 static int write_ticks(struct fxp_store *s, const struct fxp_store_batch *b,
                        size_t n_ticks)
 {
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_TICK];
+    struct fxp__sq *q = s->impl;
+    sqlite3_stmt *st = q->st[FXP__ST_TICK];
     uint32_t last_sym = 0;
     int have_sym = 0;
 
@@ -246,7 +225,7 @@ static int write_ticks(struct fxp_store *s, const struct fxp_store_batch *b,
                          q->path, i, (unsigned)t->sym);
                 return FXP_EINVAL;
             }
-            rc |= bind_text(st, 1, name);
+            rc |= fxp__sq_bind_text(st, 1, name);
             last_sym = t->sym;
             have_sym = 1;
         }
@@ -257,15 +236,15 @@ static int write_ticks(struct fxp_store *s, const struct fxp_store_batch *b,
         if (rc == SQLITE_OK)
             rc = step_done(st);
         if (rc != SQLITE_OK)
-            return fail_sql(s, rc, "write to");
+            return fxp__sq_fail_sql(s, rc, "write to");
     }
     return FXP_OK;
 }
 
 static int write_rejects(struct fxp_store *s, const struct fxp_store_batch *b)
 {
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_REJECT];
+    struct fxp__sq *q = s->impl;
+    sqlite3_stmt *st = q->st[FXP__ST_REJECT];
 
     for (size_t i = 0; i < b->n_rejects; i++) {
         const struct fxp_reject *r = &b->rejects[i];
@@ -277,36 +256,36 @@ static int write_rejects(struct fxp_store *s, const struct fxp_store_batch *b)
                      i);
             return FXP_EINVAL;
         }
-        rc |= bind_text(st, 1, r->origin);
+        rc |= fxp__sq_bind_text(st, 1, r->origin);
         rc |= sqlite3_bind_int64(st, 2, r->ts_ms);
-        rc |= bind_text(st, 3, r->symbol ? r->symbol : "");
-        rc |= bind_text(st, 4, fxp_reason_name(r->reason));
-        rc |= bind_text(st, 5, r->detail);
-        rc |= bind_text(st, 6, r->raw);
+        rc |= fxp__sq_bind_text(st, 3, r->symbol ? r->symbol : "");
+        rc |= fxp__sq_bind_text(st, 4, fxp_reason_name(r->reason));
+        rc |= fxp__sq_bind_text(st, 5, r->detail);
+        rc |= fxp__sq_bind_text(st, 6, r->raw);
         if (rc == SQLITE_OK)
             rc = step_done(st);
         if (rc != SQLITE_OK)
-            return fail_sql(s, rc, "write to");
+            return fxp__sq_fail_sql(s, rc, "write to");
     }
     return FXP_OK;
 }
 
 static int write_meta(struct fxp_store *s, const struct fxp_store_batch *b)
 {
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_META_PUT];
+    struct fxp__sq *q = s->impl;
+    sqlite3_stmt *st = q->st[FXP__ST_META_PUT];
     int rc;
 
-    rc = bind_text(st, 1, b->meta_key);
-    rc |= bind_text(st, 2, b->meta_value ? b->meta_value : "");
+    rc = fxp__sq_bind_text(st, 1, b->meta_key);
+    rc |= fxp__sq_bind_text(st, 2, b->meta_value ? b->meta_value : "");
     if (rc == SQLITE_OK)
         rc = step_done(st);
-    return rc == SQLITE_OK ? FXP_OK : fail_sql(s, rc, "write to");
+    return rc == SQLITE_OK ? FXP_OK : fxp__sq_fail_sql(s, rc, "write to");
 }
 
 static int sq_write(struct fxp_store *s, const struct fxp_store_batch *b)
 {
-    struct sq *q = s->impl;
+    struct fxp__sq *q = s->impl;
     size_t n_ticks = s->opts.keep_ticks ? b->n_ticks : 0;
     int rc;
 
@@ -328,9 +307,9 @@ static int sq_write(struct fxp_store *s, const struct fxp_store_batch *b)
         return FXP_OK;
 
     fxp__sqgaps_begin(q->g);
-    rc = step_done(q->st[ST_BEGIN]);
+    rc = step_done(q->st[FXP__ST_BEGIN]);
     if (rc != SQLITE_OK)
-        return fail_sql(s, rc, "write to");
+        return fxp__sq_fail_sql(s, rc, "write to");
     rc = write_bars(s, b);
     if (rc == FXP_OK)
         rc = write_ticks(s, b, n_ticks);
@@ -339,24 +318,24 @@ static int sq_write(struct fxp_store *s, const struct fxp_store_batch *b)
     if (rc == FXP_OK && b->meta_key)
         rc = write_meta(s, b);
     if (rc == FXP_OK) {
-        int src = step_done(q->st[ST_COMMIT]);
+        int src = step_done(q->st[FXP__ST_COMMIT]);
         if (src != SQLITE_OK)
-            rc = fail_sql(s, src, "write to");
+            rc = fxp__sq_fail_sql(s, src, "write to");
     } else if (rc == FXP_EINVAL) {
         fail_batch(s);
     }
     /* Note 4: drop the pointers into the caller's symtab and batch. */
-    sqlite3_clear_bindings(q->st[ST_BAR]);
-    sqlite3_clear_bindings(q->st[ST_TICK]);
-    sqlite3_clear_bindings(q->st[ST_REJECT]);
-    sqlite3_clear_bindings(q->st[ST_META_PUT]);
+    sqlite3_clear_bindings(q->st[FXP__ST_BAR]);
+    sqlite3_clear_bindings(q->st[FXP__ST_TICK]);
+    sqlite3_clear_bindings(q->st[FXP__ST_REJECT]);
+    sqlite3_clear_bindings(q->st[FXP__ST_META_PUT]);
     return rc;
 }
 
 static int sq_prune_ticks(struct fxp_store *s, uint64_t *n_deleted)
 {
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_PRUNE];
+    struct fxp__sq *q = s->impl;
+    sqlite3_stmt *st = q->st[FXP__ST_PRUNE];
     int rc;
 
     *n_deleted = 0;
@@ -366,164 +345,17 @@ static int sq_prune_ticks(struct fxp_store *s, uint64_t *n_deleted)
     if (rc == SQLITE_OK)
         rc = step_done(st);
     if (rc != SQLITE_OK)
-        return fail_sql(s, rc, "prune ticks in");
+        return fxp__sq_fail_sql(s, rc, "prune ticks in");
     *n_deleted = (uint64_t)sqlite3_changes64(q->db);
     return FXP_OK;
 }
 
-static int sq_meta_get(struct fxp_store *s, const char *key, char *val,
-                       size_t len)
-{
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_META_GET];
-    int rc, ret = FXP_OK;
-
-    if (len)
-        val[0] = '\0';
-    rc = bind_text(st, 1, key);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(st, 0);
-        size_t n = (size_t)sqlite3_column_bytes(st, 0);
-
-        if (n >= len) {
-            snprintf(s->err, sizeof s->err,
-                     "cannot read meta '%s' from '%s': value of %zu bytes "
-                     "does not fit",
-                     key, q->path, n);
-            ret = FXP_ETOOLARGE;
-            n = len ? len - 1 : 0;
-        }
-        if (len) {
-            memcpy(val, v ? v : "", v ? n : 0);
-            val[v ? n : 0] = '\0';
-        }
-    } else if (rc == SQLITE_DONE) {
-        ret = FXP_ENOENT;
-    } else {
-        ret = fail_sql(s, rc, "read from");
-    }
-    sqlite3_reset(st);
-    return ret;
-}
-
-static int sq_scan_bars(struct fxp_store *s, const char *symbol, fxp_tf tf,
-                        int64_t from, int64_t to, fxp_store_bar_fn fn, void *ud)
-{
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_SCAN];
-    int rc;
-
-    if ((unsigned)tf >= FXP_TF_COUNT) {
-        snprintf(s->err, sizeof s->err,
-                 "cannot read from '%s': unknown timeframe %d", q->path,
-                 (int)tf);
-        return FXP_EINVAL;
-    }
-    rc = bind_text(st, 1, symbol);
-    rc |= bind_text(st, 2, fxp_tf_name(tf));
-    rc |= sqlite3_bind_int64(st, 3, from);
-    rc |= sqlite3_bind_int64(st, 4, to);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct fxp_bar b = {
-            .ts_ms = sqlite3_column_int64(st, 0),
-            .open = sqlite3_column_double(st, 1),
-            .high = sqlite3_column_double(st, 2),
-            .low = sqlite3_column_double(st, 3),
-            .close = sqlite3_column_double(st, 4),
-            .volume = sqlite3_column_double(st, 5),
-            .n_ticks = (uint32_t)sqlite3_column_int64(st, 6),
-            .version = sqlite3_column_int64(st, 7),
-            .source = fxp__sqlite_source_parse(
-                (const char *)sqlite3_column_text(st, 8)),
-            .tf = (uint8_t)tf,
-        };
-        if (fn(ud, symbol, &b)) {
-            rc = SQLITE_DONE;
-            break;
-        }
-        rc = SQLITE_OK;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? FXP_OK : fail_sql(s, rc, "read from");
-}
-
-static int sq_series(struct fxp_store *s, fxp_store_series_fn fn, void *ud)
-{
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_SERIES];
-    int rc, ret = FXP_OK;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct fxp_series_info i = {0};
-        const char *sym = (const char *)sqlite3_column_text(st, 0);
-        const char *tf = (const char *)sqlite3_column_text(st, 1);
-
-        if (!tf || fxp_tf_parse(tf, &i.tf) != FXP_OK) {
-            snprintf(s->err, sizeof s->err,
-                     "cannot read from '%s': unknown timeframe '%s' in "
-                     "table bars",
-                     q->path, tf ? tf : "NULL");
-            ret = FXP_EIO;
-            break;
-        }
-        snprintf(i.symbol, sizeof i.symbol, "%s", sym ? sym : "");
-        i.count = (uint64_t)sqlite3_column_int64(st, 2);
-        i.first_ts = sqlite3_column_int64(st, 3);
-        i.last_ts = sqlite3_column_int64(st, 4);
-        if (fn(ud, &i))
-            break;
-    }
-    if (ret == FXP_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        ret = fail_sql(s, rc, "read from");
-    sqlite3_reset(st);
-    return ret;
-}
-
-static int sq_counts(struct fxp_store *s, uint64_t *n_ticks,
-                     uint64_t *n_rejects)
-{
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_COUNTS];
-    int rc = sqlite3_step(st), ret = FXP_OK;
-
-    if (rc == SQLITE_ROW) {
-        *n_ticks = (uint64_t)sqlite3_column_int64(st, 0);
-        *n_rejects = (uint64_t)sqlite3_column_int64(st, 1);
-    } else {
-        ret = fail_sql(s, rc, "read from");
-    }
-    sqlite3_reset(st);
-    return ret;
-}
-
-static int sq_reject_summary(struct fxp_store *s, fxp_store_reason_fn fn,
-                             void *ud)
-{
-    struct sq *q = s->impl;
-    sqlite3_stmt *st = q->st[ST_REASONS];
-    int rc;
-
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *reason = (const char *)sqlite3_column_text(st, 0);
-        if (fn(ud, reason ? reason : "",
-               (uint64_t)sqlite3_column_int64(st, 1))) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? FXP_OK : fail_sql(s, rc, "read from");
-}
-
 static void sq_close(void *impl)
 {
-    struct sq *q = impl;
+    struct fxp__sq *q = impl;
 
     fxp__sqgaps_close(q->g);
-    for (int i = 0; i < ST_COUNT; i++)
+    for (int i = 0; i < FXP__ST_COUNT; i++)
         sqlite3_finalize(q->st[i]);
     sqlite3_close(q->db);
     free(q->path);
@@ -534,11 +366,11 @@ static const struct fxp_store_ops sqlite_ops = {
     .name = "sqlite",
     .write = sq_write,
     .prune_ticks = sq_prune_ticks,
-    .meta_get = sq_meta_get,
-    .scan_bars = sq_scan_bars,
-    .series = sq_series,
-    .counts = sq_counts,
-    .reject_summary = sq_reject_summary,
+    .meta_get = fxp__sq_meta_get,
+    .scan_bars = fxp__sq_scan_bars,
+    .series = fxp__sq_series,
+    .counts = fxp__sq_counts,
+    .reject_summary = fxp__sq_reject_summary,
     .coverage = fxp__sq_coverage,
     .present = fxp__sq_present,
     .rescan_coverage = fxp__sq_rescan_coverage,
@@ -551,7 +383,7 @@ int fxp__store_open_sqlite(struct fxp_store *s, const char *path, char *errbuf,
                            size_t errlen)
 {
     char series[512];
-    struct sq *q;
+    struct fxp__sq *q;
     size_t n = strlen(path);
     int rc;
 
@@ -589,8 +421,8 @@ int fxp__store_open_sqlite(struct fxp_store *s, const char *path, char *errbuf,
     }
 
     fxp__sqlite_series_sql(series, sizeof series);
-    for (int i = 0; i < ST_COUNT; i++) {
-        const char *sql = i == ST_SERIES ? series : sql_text[i];
+    for (int i = 0; i < FXP__ST_COUNT; i++) {
+        const char *sql = i == FXP__ST_SERIES ? series : sql_text[i];
         int prc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                      &q->st[i], NULL);
         if (prc != SQLITE_OK) {
@@ -624,10 +456,10 @@ fail:
 
 struct sqlite3 *fxp__store_sqlite_db(struct fxp_store *s)
 {
-    return s && s->ops == &sqlite_ops ? ((struct sq *)s->impl)->db : NULL;
+    return s && s->ops == &sqlite_ops ? ((struct fxp__sq *)s->impl)->db : NULL;
 }
 
 struct fxp__sqgaps *fxp__sqlite_gaps(struct fxp_store *s)
 {
-    return ((struct sq *)s->impl)->g;
+    return ((struct fxp__sq *)s->impl)->g;
 }

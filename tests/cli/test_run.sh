@@ -57,7 +57,7 @@ wait "$pid"
 rc=$?
 t1=$(date +%s.%N)
 check "SIGTERM: exit 0" "[ $rc -eq 0 ]"
-check "SIGTERM: stop in under 2 s" "[ \$(echo '$t1 - $t0 < 2' | bc) = 1 ]"
+check "SIGTERM: clean stop in under 1 s" "[ \$(echo '$t1 - $t0 < 1' | bc) = 1 ]"
 check "SIGTERM: says it stopped" "grep -q 'stopped by signal' '$tmp/err_b'"
 last=$(q b.db "select max(ts) from bars where timeframe='1m'")
 nb=$(q b.db "select count(*) from bars where timeframe='1m'")
