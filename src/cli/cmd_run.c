@@ -328,7 +328,8 @@ int cmd_run(int argc, char **argv)
     fxp_cli_progress_done();
     if (stats.replayed)
         fprintf(stderr,
-                "run: %llu ticks replayed from the journal '%s' (recovery)\n",
+                "run: %llu ticks replayed from the journal '%s' (the bars "
+                "not final when it last stopped)\n",
                 (unsigned long long)stats.replayed, jdir);
     fxp_cli_summary(stderr, "run", &stats);
     if (rc != FXP_OK) {
