@@ -60,6 +60,7 @@ struct fxp_pipeline_cfg {
     void (*on_event)(void *ud, const char *msg);
     void *event_ud;
     int64_t pause_warn_ms; /* warn when the source waits this long (10 min) */
+    int64_t slow_ms;       /* log store writes slower than this (1000) */
     /* Test knob: store writes number from .. from+count-1 fail with
      * FXP_EIO (count < 0: all from then on). 0: off. */
     int64_t test_fail_from, test_fail_count;
@@ -81,6 +82,7 @@ struct fxp_pipeline_stats {
     uint64_t store_retries;             /* failed attempts retried */
     uint64_t dead_lettered;             /* batches in the dead-letter file */
     uint64_t paused_ms;                 /* source paused by backpressure */
+    uint64_t pauses;                    /* times the high watermark hit */
     uint64_t bytes_done, bytes_total;   /* current source's progress */
     size_t max_depth_in, max_depth_out; /* queue high-water marks */
     double elapsed_s;

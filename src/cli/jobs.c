@@ -170,10 +170,11 @@ void fxp_cli_summary(FILE *f, const char *cmd,
     getrusage(RUSAGE_SELF, &ru);
     fprintf(f,
             "%s: peak RSS %.1f MB; queue high-water marks %zu (in) %zu "
-            "(out) batches; source paused %.2f s; %" PRIu64
+            "(out) batches; source paused %" PRIu64 " times, %.2f s; %" PRIu64
             " store transactions\n",
             cmd, (double)ru.ru_maxrss / 1024.0, s->max_depth_in,
-            s->max_depth_out, (double)s->paused_ms / 1000.0, s->store_writes);
+            s->max_depth_out, s->pauses, (double)s->paused_ms / 1000.0,
+            s->store_writes);
     if (s->store_retries || s->dead_lettered)
         fprintf(f,
                 "%s: %" PRIu64 " store writes retried, %" PRIu64

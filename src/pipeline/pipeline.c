@@ -73,6 +73,7 @@ void fxp_pipeline_cfg_default(struct fxp_pipeline_cfg *c,
     c->breaker_open_ms = 30000;
     c->stop_deadline_ms = 30000;
     c->pause_warn_ms = 600000;
+    c->slow_ms = 1000;
     c->batch_size = 4096;
     c->queue_batches = 16;
 }
@@ -94,6 +95,7 @@ static void snapshot(struct pipe *p, struct fxp_pipeline_stats *s, double t0)
     s->store_retries = atomic_load(&p->store_retries);
     s->dead_lettered = atomic_load(&p->dead_lettered);
     s->paused_ms = atomic_load(&p->paused_ms);
+    s->pauses = atomic_load(&p->pauses);
     s->bytes_done = atomic_load(&p->bytes_done);
     s->bytes_total = atomic_load(&p->bytes_total);
     s->max_depth_in = p->q_in ? fxp_queue_max_depth(p->q_in) : 0;

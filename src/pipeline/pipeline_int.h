@@ -106,6 +106,7 @@ struct pipe {
     char last_err[512];
     atomic_uint_fast64_t store_retries, dead_lettered;
     atomic_uint_fast64_t paused_ms; /* reader: waiting for room */
+    atomic_uint_fast64_t pauses;    /* reader: high watermark reached */
 };
 
 /* Record the first error (message copied) and make every stage stop. */

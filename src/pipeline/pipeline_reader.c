@@ -62,6 +62,20 @@ static struct inb *get_in(struct pipe *p)
 static void push_in(struct pipe *p, struct inb *b)
 {
     struct fxp_queue *q = p->q_j ? p->q_j : p->q_in;
+    size_t cap = fxp_queue_cap(q);
+    size_t high = cap * 8 / 10, low = cap * 4 / 10;
+    /* Hysteresis (80% / 40%): once the queue reaches the high watermark
+     * the source pauses until it has drained to the low one, instead of
+     * trickling one batch at a time at the limit. */
+    if (high > low && fxp_queue_depth(q) >= high) {
+        int64_t t0 = mono_ms();
+        atomic_fetch_add(&p->pauses, 1);
+        while (fxp_queue_depth(q) > low && !fxp__pipe_stopping(p)) {
+            struct timespec nap = {0, 1000000L};
+            nanosleep(&nap, NULL);
+        }
+        paused(p, t0);
+    }
     if (fxp_queue_push(q, b, 0) == FXP_OK)
         return;
     int64_t t0 = mono_ms();

@@ -110,7 +110,14 @@ static int write_once(struct pipe *p, struct outb *o)
     }
     struct fxp_store_batch sb;
     view(p, o, &sb);
+    int64_t t0 = mono_ms();
     int rc = fxp_store_write(p->store, &sb);
+    int64_t took = mono_ms() - t0;
+    if (p->cfg->slow_ms > 0 && took >= p->cfg->slow_ms)
+        event(p,
+              "slow store write: %lld ms for %zu bars, %zu ticks, %zu "
+              "rejects",
+              (long long)took, o->n_bars, o->n_ticks, o->n_rejs);
     if (rc != FXP_OK)
         snprintf(p->last_err, sizeof p->last_err, "%s",
                  fxp_store_errmsg(p->store));
