@@ -126,6 +126,35 @@ typedef int (*fxp_store_day_fn)(void *ud, int64_t day_ms, uint64_t bars);
 int fxp_store_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
                        int64_t from, int64_t to, fxp_store_day_fn fn, void *ud);
 
+/* Presence bitmaps: per UTC day one bit per slot, slot i = the bar opening
+ * at day + i * fxp_coverage_slot_ms(tf) (1m..1h: the bar step; 4h, 1d,
+ * 1w: whole hours, where their bars open in both session conventions). */
+#define FXP_COVERAGE_BITS_MAX 180 /* 1440 one-minute slots */
+
+static inline int64_t fxp_coverage_slot_ms(fxp_tf tf)
+{
+    static const int64_t ms[] = {60000,   300000,  900000,  1800000,
+                                 3600000, 3600000, 3600000, 3600000};
+    return (unsigned)tf < 8 ? ms[tf] : 3600000;
+}
+
+static inline size_t fxp_coverage_bits_len(fxp_tf tf)
+{
+    return (size_t)((86400000 / fxp_coverage_slot_ms(tf) + 7) / 8);
+}
+
+/* Called per UTC day holding bars: the count and the presence bitmap
+ * (fxp_coverage_bits_len(tf) bytes), or bits NULL when not known (days
+ * counted by an older version, or rebuilt by a rescan). Non-zero stops. */
+typedef int (*fxp_store_bits_fn)(void *ud, int64_t day_ms, uint64_t bars,
+                                 const unsigned char *bits, size_t len);
+
+/* Like fxp_store_coverage, with each day's presence bitmap: gap detection
+ * reads these instead of bars. */
+int fxp_store_presence(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                       int64_t from, int64_t to, fxp_store_bits_fn fn,
+                       void *ud);
+
 /* Called per present bar time, ascending. Non-zero stops. */
 typedef int (*fxp_store_ts_fn)(void *ud, int64_t ts);
 

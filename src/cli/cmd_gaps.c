@@ -57,6 +57,8 @@ static const char usage_text[] =
     "      --retry-base-ms N         first retry backoff (1000)\n"
     "      --max-attempts N          fill attempts before needs-review (3)\n"
     "      --force                   fill days the ledger calls done, too\n"
+    "      --rescan                  recount the coverage from the bars first\n"
+    "                                (after other tools changed rows)\n"
     "      --serve                   repeat every --interval seconds until\n"
     "                                SIGTERM; the range is the last\n"
     "                                --lookback-days (gaps.lookback_days, 7)\n"
@@ -74,7 +76,7 @@ struct job {
     int n_symbols;
     unsigned tf_mask;
     int64_t from, to;
-    bool have_from, have_to, json, fill, force, serve;
+    bool have_from, have_to, json, fill, force, serve, rescan;
     const char *html;
     const char *source, *base_url;
     double rate;
@@ -294,6 +296,7 @@ static int parse_args(struct job *j, int argc, char **argv)
         {"retry-base-ms", required_argument, NULL, 'Y'},
         {"max-attempts", required_argument, NULL, 'M'},
         {"force", no_argument, NULL, 'X'},
+        {"rescan", no_argument, NULL, 'Z'},
         {"serve", no_argument, NULL, 'V'},
         {"interval", required_argument, NULL, 'I'},
         {"lookback-days", required_argument, NULL, 'K'},
@@ -360,6 +363,9 @@ static int parse_args(struct job *j, int argc, char **argv)
             break;
         case 'X':
             j->force = true;
+            break;
+        case 'Z':
+            j->rescan = true;
             break;
         case 'V':
             j->serve = true;
@@ -450,6 +456,10 @@ int cmd_gaps(int argc, char **argv)
         goto done;
     if (j.lookback_days < 0)
         j.lookback_days = j.cs.cfg.gaps_lookback_days;
+    if (j.rescan && fxp_store_rescan_coverage(j.cs.store, NULL) != FXP_OK) {
+        fxp_cli_error("gaps", "%s", fxp_store_errmsg(j.cs.store));
+        goto done;
+    }
     if (j.n_symbols == 0 &&
         fxp_store_series(j.cs.store, on_series, &j) != FXP_OK) {
         fxp_cli_error("gaps", "%s", fxp_store_errmsg(j.cs.store));

@@ -41,6 +41,11 @@
  *  5. Memory: the report's ranges (and days when asked for), the coverage
  *     and ledger rows of the range (a few bytes per day that has any), and
  *     one chunk of bars (<= 2 * CHUNK_BARS * 8 bytes).
+ *  7. When the store keeps presence bitmaps (coverage.bits), a drilled
+ *     day's present bars come from its bitmap, so detection reads no bar
+ *     at all; a day whose bitmap is not known (an older database, a
+ *     rescan) is read from the bars as in note 2. fxpipe's own writes
+ *     store only validated bars, so a set bit is a present bar.
  *  6. `completeness` is present / expected: what is stored. `complete`
  *     compares (present + confirmed-empty) / expected with the threshold
  *     of the timeframe: a series whose only holes are periods the source
@@ -163,6 +168,8 @@ size_t fxp_gaps_diff(const struct fxp_align *al, fxp_tf tf,
 struct day_bars {
     int64_t day_ms;
     uint64_t bars;
+    bool has_bits; /* the store's presence bitmap is known (note 7) */
+    unsigned char bits[FXP_COVERAGE_BITS_MAX];
 };
 
 struct day_state {
@@ -172,9 +179,10 @@ struct day_state {
 
 /* A day waiting in the current chunk (note 3). */
 struct chunk_day {
-    int64_t a, b;        /* the day clipped to [from, to) */
-    fxp_gap_state state; /* from the ledger */
-    size_t k;            /* index of the day in [from, to) */
+    int64_t a, b;               /* the day clipped to [from, to) */
+    fxp_gap_state state;        /* from the ledger */
+    size_t k;                   /* index of the day in [from, to) */
+    const struct day_bars *cov; /* its coverage row, or NULL */
 };
 
 struct det {
@@ -220,16 +228,20 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
     return FXP_OK;
 }
 
-static int on_coverage(void *ud, int64_t day_ms, uint64_t bars)
+static int on_coverage(void *ud, int64_t day_ms, uint64_t bars,
+                       const unsigned char *bits, size_t len)
 {
     struct det *d = ud;
     if (grow((void **)&d->cov, &d->cap_cov, d->n_cov + 1, sizeof *d->cov)) {
         d->err = FXP_ENOMEM;
         return 1;
     }
-    d->cov[d->n_cov].day_ms = day_ms;
-    d->cov[d->n_cov].bars = bars;
-    d->n_cov++;
+    struct day_bars *c = &d->cov[d->n_cov++];
+    c->day_ms = day_ms;
+    c->bars = bars;
+    c->has_bits = bits && len <= sizeof c->bits;
+    if (c->has_bits)
+        memcpy(c->bits, bits, len);
     return 0;
 }
 
@@ -356,7 +368,25 @@ static int flush(struct det *d, char *errbuf, size_t errlen)
     }
 
     struct present_ctx pc = {d->ebuf, ne, 0, d->pbuf, 0};
-    if (d->chunk_stored) {
+    bool bits_known = true;
+    for (size_t c = 0; c < d->n_chunk; c++)
+        if (d->chunk[c].cov && !d->chunk[c].cov->has_bits)
+            bits_known = false;
+    if (d->chunk_stored && bits_known) {
+        /* Note 7: present bars from the days' bitmaps, no bars read. */
+        int64_t slot = fxp_coverage_slot_ms(d->tf);
+        size_t nbits = fxp_coverage_bits_len(d->tf) * 8;
+        for (size_t c = 0; c < d->n_chunk; c++) {
+            const struct day_bars *cv = d->chunk[c].cov;
+            for (size_t i = 0; cv && i < nbits; i++) {
+                if (!(cv->bits[i / 8] & (1u << (i % 8))))
+                    continue;
+                int64_t ts = cv->day_ms + (int64_t)i * slot;
+                if (ts >= d->chunk[c].a && ts < d->chunk[c].b)
+                    on_present(&pc, ts);
+            }
+        }
+    } else if (d->chunk_stored) {
         rc = fxp_store_present(d->s, d->symbol, d->tf, ca, cb, on_present, &pc);
         if (rc)
             return store_fail(d, rc, "bars", errbuf, errlen);
@@ -455,7 +485,7 @@ int fxp_gaps_detect(struct fxp_store *s, const struct fxp_calendar *cal,
         r->n_days = n_days;
     }
 
-    rc = fxp_store_coverage(s, symbol, tf, d0, d_end, on_coverage, &d);
+    rc = fxp_store_presence(s, symbol, tf, d0, d_end, on_coverage, &d);
     if (rc || d.err) {
         rc = store_fail(&d, rc, "coverage", errbuf, errlen);
         goto fail;
@@ -473,11 +503,14 @@ int fxp_gaps_detect(struct fxp_store *s, const struct fxp_calendar *cal,
         uint64_t exp = fxp_cal_count_bars(cal, al, tf, a, b);
         uint64_t stored = 0;
         fxp_gap_state st = FXP_GAP_MISSING;
+        const struct day_bars *cov = NULL;
 
         while (d.i_cov < d.n_cov && d.cov[d.i_cov].day_ms < day)
             d.i_cov++;
-        if (d.i_cov < d.n_cov && d.cov[d.i_cov].day_ms == day)
-            stored = d.cov[d.i_cov].bars;
+        if (d.i_cov < d.n_cov && d.cov[d.i_cov].day_ms == day) {
+            cov = &d.cov[d.i_cov];
+            stored = cov->bars;
+        }
         while (d.i_led < d.n_led && d.led[d.i_led].day_ms < day)
             d.i_led++;
         if (d.i_led < d.n_led && d.led[d.i_led].day_ms == day)
@@ -504,6 +537,7 @@ int fxp_gaps_detect(struct fxp_store *s, const struct fxp_calendar *cal,
         d.chunk[d.n_chunk].b = b;
         d.chunk[d.n_chunk].state = st;
         d.chunk[d.n_chunk].k = k;
+        d.chunk[d.n_chunk].cov = cov;
         d.n_chunk++;
         d.chunk_bars += exp;
         if (stored)

@@ -255,6 +255,21 @@ int fxp_store_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
     return rc;
 }
 
+int fxp_store_presence(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                       int64_t from, int64_t to, fxp_store_bits_fn fn, void *ud)
+{
+    if (!s->ops->presence) {
+        snprintf(s->err, sizeof s->err,
+                 "the %s store keeps no presence bitmaps", s->ops->name);
+        return FXP_EINVAL;
+    }
+    int64_t t0 = slow_start(s);
+    int rc = s->ops->presence(s, symbol, tf, from, to, fn, ud);
+
+    slow_end(s, t0);
+    return rc;
+}
+
 int fxp_store_present(struct fxp_store *s, const char *symbol, fxp_tf tf,
                       int64_t from, int64_t to, fxp_store_ts_fn fn, void *ud)
 {

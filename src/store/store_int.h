@@ -32,6 +32,8 @@ struct fxp_store_ops {
                     int64_t from, int64_t to, fxp_store_day_fn fn, void *ud);
     int (*present)(struct fxp_store *s, const char *symbol, fxp_tf tf,
                    int64_t from, int64_t to, fxp_store_ts_fn fn, void *ud);
+    int (*presence)(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                    int64_t from, int64_t to, fxp_store_bits_fn fn, void *ud);
     int (*rescan_coverage)(struct fxp_store *s, const char *symbol);
     int (*ledger_put)(struct fxp_store *s, const struct fxp_ledger_entry *e,
                       size_t n);
@@ -58,7 +60,7 @@ int fxp__store_open_sqlite(struct fxp_store *s, const char *path, char *errbuf,
  * (store_sqlite_schema.c). Returns FXP_OK, FXP_EIO (a newer schema, bad
  * meta, a failing statement) or FXP_ETIMEDOUT (locked), with the reason
  * naming `path` in errbuf. */
-#define FXP__SQLITE_SCHEMA_VERSION 2
+#define FXP__SQLITE_SCHEMA_VERSION 3
 int fxp__sqlite_setup(struct sqlite3 *db, const char *path,
                       const struct fxp_store_opts *o, char *errbuf,
                       size_t errlen);
@@ -120,6 +122,8 @@ int fxp__sq_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
 int fxp__sq_present(struct fxp_store *s, const char *symbol, fxp_tf tf,
                     int64_t from, int64_t to, fxp_store_ts_fn fn, void *ud);
 int fxp__sq_rescan_coverage(struct fxp_store *s, const char *symbol);
+int fxp__sq_presence(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                     int64_t from, int64_t to, fxp_store_bits_fn fn, void *ud);
 int fxp__sq_ledger_put(struct fxp_store *s, const struct fxp_ledger_entry *e,
                        size_t n);
 int fxp__sq_ledger_scan(struct fxp_store *s, const char *symbol, fxp_tf tf,

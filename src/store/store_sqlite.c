@@ -372,6 +372,7 @@ static const struct fxp_store_ops sqlite_ops = {
     .counts = fxp__sq_counts,
     .reject_summary = fxp__sq_reject_summary,
     .coverage = fxp__sq_coverage,
+    .presence = fxp__sq_presence,
     .present = fxp__sq_present,
     .rescan_coverage = fxp__sq_rescan_coverage,
     .ledger_put = fxp__sq_ledger_put,

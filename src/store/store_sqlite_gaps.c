@@ -29,6 +29,11 @@
  *     busy timeout) and every row is one writer's entry.
  *  5. As in store_sqlite.c, statements are prepared at open and every
  *     function resets them and clears their bindings before returning.
+ *  6. coverage.bits is the day's presence bitmap: bit i set when the bar
+ *     of slot i (fxp_coverage_slot_ms) is stored. New bars set their bit
+ *     in the count table; the upsert ORs it into the row with the SQL
+ *     function fxp_bitor(old, old_bars, new), which keeps NULL ("not
+ *     known") when the row already counted bars without a bitmap.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +60,7 @@ enum {
     G_COMMIT,
     G_ROLLBACK,
     G_COV_ADD,
+    G_PRESENCE,
     G_COVERAGE,
     G_PRESENT,
     G_DEL_ALL,
@@ -70,10 +76,14 @@ static const char *const sql_text[G_COUNT] = {
     [G_BEGIN] = "BEGIN IMMEDIATE",
     [G_COMMIT] = "COMMIT",
     [G_ROLLBACK] = "ROLLBACK",
-    [G_COV_ADD] = "INSERT INTO coverage(symbol, timeframe, day, bars) "
-                  "VALUES(?1, ?2, ?3, ?4) "
+    [G_COV_ADD] = "INSERT INTO coverage(symbol, timeframe, day, bars, bits) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5) "
                   "ON CONFLICT(symbol, timeframe, day) DO UPDATE SET "
-                  "bars = bars + excluded.bars",
+                  "bars = bars + excluded.bars, "
+                  "bits = fxp_bitor(bits, bars, excluded.bits)",
+    [G_PRESENCE] = "SELECT day, bars, bits FROM coverage WHERE symbol = ?1 "
+                   "AND timeframe = ?2 AND day >= ?3 AND day < ?4 "
+                   "ORDER BY day",
     [G_COVERAGE] = "SELECT day, bars FROM coverage WHERE symbol = ?1 "
                    "AND timeframe = ?2 AND day >= ?3 AND day < ?4 "
                    "ORDER BY day",
@@ -103,6 +113,7 @@ struct cov_key {
     uint32_t n;    /* new bars counted */
     uint16_t slot; /* where slot[] points at this key */
     uint8_t tf;
+    unsigned char bits[FXP_COVERAGE_BITS_MAX]; /* note 6 */
 };
 
 struct fxp__sqgaps {
@@ -184,6 +195,36 @@ static int end_read(struct fxp_store *s, struct fxp__sqgaps *g,
     return rc == SQLITE_DONE ? FXP_OK : fail(s, g, rc, "read from");
 }
 
+/* fxp_bitor(old, old_bars, new): the OR of two bitmaps of one length;
+ * NULL when the old row counted bars without one (note 6). */
+static void sql_bitor(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *a = sqlite3_value_blob(argv[0]);
+    int na = sqlite3_value_bytes(argv[0]);
+    const unsigned char *b = sqlite3_value_blob(argv[2]);
+    int nb = sqlite3_value_bytes(argv[2]);
+    if (!a) {
+        if (sqlite3_value_int64(argv[1]) > 0 || !b)
+            sqlite3_result_null(ctx);
+        else
+            sqlite3_result_blob(ctx, b, nb, SQLITE_TRANSIENT);
+        return;
+    }
+    if (!b || na != nb) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    unsigned char out[FXP_COVERAGE_BITS_MAX];
+    if (na > (int)sizeof out) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    for (int i = 0; i < na; i++)
+        out[i] = a[i] | b[i];
+    sqlite3_result_blob(ctx, out, na, SQLITE_TRANSIENT);
+}
+
 int fxp__sqgaps_open(sqlite3 *db, const char *path, struct fxp__sqgaps **out)
 {
     struct fxp__sqgaps *g = calloc(1, sizeof *g);
@@ -194,6 +235,10 @@ int fxp__sqgaps_open(sqlite3 *db, const char *path, struct fxp__sqgaps **out)
         return SQLITE_NOMEM;
     g->db = db;
     g->path = path;
+    rc = sqlite3_create_function(db, "fxp_bitor", 3,
+                                 SQLITE_UTF8 | SQLITE_DIRECTONLY |
+                                     SQLITE_DETERMINISTIC,
+                                 NULL, sql_bitor, NULL, NULL);
     for (int i = 0; i < G_COUNT && rc == SQLITE_OK; i++)
         rc = sqlite3_prepare_v3(db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT,
                                 &g->st[i], NULL);
@@ -227,6 +272,13 @@ void fxp__sqgaps_begin(struct fxp__sqgaps *g)
     forget(g);
 }
 
+static void set_bit(struct cov_key *k, int64_t ts)
+{
+    int64_t i = (ts - k->day_ms) / fxp_coverage_slot_ms((fxp_tf)k->tf);
+    if (i >= 0 && (size_t)i < fxp_coverage_bits_len((fxp_tf)k->tf) * 8)
+        k->bits[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
 int fxp__sqgaps_count(struct fxp__sqgaps *g, const struct fxp_bar *b,
                       const struct fxp_symtab *st)
 {
@@ -238,6 +290,7 @@ int fxp__sqgaps_count(struct fxp__sqgaps *g, const struct fxp_bar *b,
         k = &g->key[g->slot[i] - 1];
         if (k->day_ms == day && k->sym == b->sym && k->tf == b->tf) {
             k->n++;
+            set_bit(k, b->ts_ms);
             return SQLITE_OK;
         }
     }
@@ -250,8 +303,13 @@ int fxp__sqgaps_count(struct fxp__sqgaps *g, const struct fxp_bar *b,
         i = h;
     }
     k = &g->key[g->n_keys++];
-    *k = (struct cov_key){
-        .day_ms = day, .sym = b->sym, .n = 1, .slot = (uint16_t)i, .tf = b->tf};
+    k->day_ms = day;
+    k->sym = b->sym;
+    k->n = 1;
+    k->slot = (uint16_t)i;
+    k->tf = b->tf;
+    memset(k->bits, 0, fxp_coverage_bits_len((fxp_tf)b->tf));
+    set_bit(k, b->ts_ms);
     g->slot[i] = (uint16_t)g->n_keys;
     return SQLITE_OK;
 }
@@ -270,12 +328,44 @@ int fxp__sqgaps_flush(struct fxp__sqgaps *g, const struct fxp_symtab *st)
         rc |= bind_text(q, 2, fxp_tf_name((fxp_tf)k->tf));
         rc |= sqlite3_bind_int64(q, 3, k->day_ms);
         rc |= sqlite3_bind_int64(q, 4, k->n);
+        rc |= sqlite3_bind_blob(q, 5, k->bits,
+                                (int)fxp_coverage_bits_len((fxp_tf)k->tf),
+                                SQLITE_STATIC);
         if (rc == SQLITE_OK)
             rc = step_done(q);
     }
     sqlite3_clear_bindings(q);
     forget(g);
     return rc;
+}
+
+int fxp__sq_presence(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                     int64_t from, int64_t to, fxp_store_bits_fn fn, void *ud)
+{
+    struct fxp__sqgaps *g = fxp__sqlite_gaps(s);
+    sqlite3_stmt *st = g->st[G_PRESENCE];
+    int rc;
+
+    if (check_tf(s, g, tf) != FXP_OK)
+        return FXP_EINVAL;
+    size_t want = fxp_coverage_bits_len(tf);
+    rc = bind_text(st, 1, symbol);
+    rc |= bind_text(st, 2, fxp_tf_name(tf));
+    rc |= sqlite3_bind_int64(st, 3, floor_day(from));
+    rc |= sqlite3_bind_int64(st, 4, to);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *bits = sqlite3_column_blob(st, 2);
+        size_t n = (size_t)sqlite3_column_bytes(st, 2);
+        if (bits && n != want)
+            bits = NULL; /* not ours: treat as not known */
+        if (fn(ud, sqlite3_column_int64(st, 0),
+               (uint64_t)sqlite3_column_int64(st, 1), bits, bits ? n : 0)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        rc = SQLITE_OK;
+    }
+    return end_read(s, g, st, rc);
 }
 
 int fxp__sq_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,

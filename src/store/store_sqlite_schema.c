@@ -65,6 +65,12 @@ static const char *const migrations[] = {
     " SELECT symbol, timeframe,"
     " ts - (ts % 86400000 + 86400000) % 86400000, count(*)"
     " FROM bars GROUP BY 1, 2, 3;",
+
+    /* 2 -> 3: coverage.bits, a presence bitmap per day (one bit per slot,
+     * store.h's fxp_coverage_slot_ms), so gap detection never reads bars.
+     * NULL = not known (rows counted before this version, or rebuilt by a
+     * rescan): detection then reads the day's bars instead. */
+    "ALTER TABLE coverage ADD COLUMN bits BLOB;",
 };
 
 #define N_MIGRATIONS (int)(sizeof migrations / sizeof migrations[0])

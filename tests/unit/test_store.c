@@ -339,7 +339,7 @@ static void test_store__writing_twice_gives_an_identical_dump(void **state)
     assert_int_equal(write_everything(f, s), FXP_OK);
     d1 = dump(f->db);
     assert_non_null(strstr(d1, "CREATE TABLE bars"));
-    assert_non_null(strstr(d1, "'schema_version','2'"));
+    assert_non_null(strstr(d1, "'schema_version','3'"));
     assert_non_null(strstr(d1, "'cursor','a.csv:40'"));
 
     /* Same batch again on the same handle. */
@@ -427,7 +427,7 @@ static void test_store__meta_is_written_with_the_batch(void **state)
     assert_string_equal(val, "kafka:0:41");
     assert_int_equal(fxp_store_meta_get(s, "schema_version", val, sizeof val),
                      FXP_OK);
-    assert_string_equal(val, "2");
+    assert_string_equal(val, "3");
     assert_int_equal(fxp_store_meta_get(s, "cursor", tiny, sizeof tiny),
                      FXP_ETOOLARGE);
     assert_string_equal(tiny, "kaf");
@@ -453,7 +453,7 @@ static void test_store__meta_is_written_with_the_batch(void **state)
     assert_non_null(strstr(fxp_store_errmsg(s), "'schema_version'"));
     assert_int_equal(fxp_store_meta_get(s, "schema_version", val, sizeof val),
                      FXP_OK);
-    assert_string_equal(val, "2");
+    assert_string_equal(val, "3");
     fxp_store_close(s);
 }
 
@@ -702,13 +702,13 @@ static void test_store__a_newer_schema_is_refused(void **state)
     char err[300], want[300], *before, *after;
 
     fxp_store_close(s);
-    set_schema_version(f->db, "3");
+    set_schema_version(f->db, "4");
     before = dump(f->db);
     assert_int_equal(fxp_store_open(f->db, NULL, &s, err, sizeof err), FXP_EIO);
     assert_null(s);
     snprintf(want, sizeof want,
-             "cannot open database '%s': schema version 3 is newer than this "
-             "fxpipe supports (2)",
+             "cannot open database '%s': schema version 4 is newer than this "
+             "fxpipe supports (3)",
              f->db);
     assert_string_equal(err, want);
     after = dump(f->db);
@@ -738,7 +738,7 @@ static void test_store__an_empty_database_is_migrated(void **state)
     s = open_store(f->db, false, 0);
     assert_int_equal(fxp_store_meta_get(s, "schema_version", val, sizeof val),
                      FXP_OK);
-    assert_string_equal(val, "2");
+    assert_string_equal(val, "3");
     fxp_store_close(s);
     char *d = dump(f->db);
     assert_non_null(strstr(d, "INSERT INTO notes VALUES(1);"));

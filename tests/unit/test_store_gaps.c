@@ -447,7 +447,7 @@ static void test_store_gaps__a_version_1_file_is_migrated(void **state)
     s = open_store(f->db);
     assert_int_equal(fxp_store_meta_get(s, "schema_version", val, sizeof val),
                      FXP_OK);
-    assert_string_equal(val, "2");
+    assert_string_equal(val, "3");
     assert_int_equal(fxp_store_meta_get(s, "cursor", val, sizeof val), FXP_OK);
     assert_string_equal(val, "a.csv:9");
     static const int64_t eur_1m[][2] = {{T0, 2}, {T0 + DAY, 1}};
@@ -581,7 +581,7 @@ static void test_store_gaps__present_skips_bad_rows_of_other_tools(void **state)
     sqlite3 *db = fxp__store_sqlite_db(s);
     exec_ok(db, "DELETE FROM bars WHERE symbol = 'GBPUSD';"
                 "UPDATE coverage SET bars = 99 WHERE symbol = 'EURUSD';"
-                "INSERT INTO coverage VALUES('XAUUSD', '1m', 0, 7);");
+                "INSERT INTO coverage VALUES('XAUUSD', '1m', 0, 7, NULL);");
     assert_int_equal(fxp_store_rescan_coverage(s, NULL), FXP_OK);
     expect_coverage(s, "EURUSD", FXP_TF_1M, eur, 2);
     expect_coverage(s, "GBPUSD", FXP_TF_1M, NULL, 0);
