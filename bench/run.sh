@@ -17,3 +17,5 @@ for b in "$build"/bench/bench_journal "$build"/bench/bench_gaps; do
   [ -x "$b" ] && { echo "== $(basename "$b")"; "$b"; }
 done
 echo "== gap detection in pandas (the peer of bench_gaps (a))"; /usr/bin/python3 "$here/gaps_pandas.py"
+echo "== gap detection, 28 symbols x 8 timeframes x 10 years (builds ~12 GB once)"
+"$build/bench/bench_gaps_wide" "${TMPDIR:-/tmp}/fxp_bench_gaps_wide.db" 28
