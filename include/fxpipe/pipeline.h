@@ -78,11 +78,13 @@ struct fxp_pipeline_stats {
     uint64_t rejected[FXP_R_COUNT];     /* by reason, bad lines included */
     uint64_t bars_stored[FXP_TF_COUNT]; /* bar rows written per timeframe */
     uint64_t ticks_stored;
-    uint64_t store_writes;              /* transactions */
-    uint64_t store_retries;             /* failed attempts retried */
-    uint64_t dead_lettered;             /* batches in the dead-letter file */
-    uint64_t paused_ms;                 /* source paused by backpressure */
-    uint64_t pauses;                    /* times the high watermark hit */
+    uint64_t store_writes;     /* transactions */
+    uint64_t store_retries;    /* failed attempts retried */
+    uint64_t dead_lettered;    /* batches in the dead-letter file */
+    uint64_t paused_ms;        /* source paused by backpressure */
+    uint64_t pauses;           /* times the high watermark hit */
+    int64_t queue_growth;      /* input queues' growth, batches/s (last s) */
+    uint64_t max_queue_growth; /* the highest growth seen, batches/s */
     uint64_t bytes_done, bytes_total;   /* current source's progress */
     size_t max_depth_in, max_depth_out; /* queue high-water marks */
     double elapsed_s;

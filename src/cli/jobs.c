@@ -170,11 +170,12 @@ void fxp_cli_summary(FILE *f, const char *cmd,
     getrusage(RUSAGE_SELF, &ru);
     fprintf(f,
             "%s: peak RSS %.1f MB; queue high-water marks %zu (in) %zu "
-            "(out) batches; source paused %" PRIu64 " times, %.2f s; %" PRIu64
+            "(out) batches, growth up to %" PRIu64 " batches/s; source "
+            "paused %" PRIu64 " times, %.2f s; %" PRIu64
             " store transactions\n",
             cmd, (double)ru.ru_maxrss / 1024.0, s->max_depth_in,
-            s->max_depth_out, s->pauses, (double)s->paused_ms / 1000.0,
-            s->store_writes);
+            s->max_depth_out, s->max_queue_growth, s->pauses,
+            (double)s->paused_ms / 1000.0, s->store_writes);
     if (s->store_retries || s->dead_lettered)
         fprintf(f,
                 "%s: %" PRIu64 " store writes retried, %" PRIu64

@@ -96,6 +96,8 @@ static void snapshot(struct pipe *p, struct fxp_pipeline_stats *s, double t0)
     s->dead_lettered = atomic_load(&p->dead_lettered);
     s->paused_ms = atomic_load(&p->paused_ms);
     s->pauses = atomic_load(&p->pauses);
+    s->queue_growth = atomic_load(&p->growth);
+    s->max_queue_growth = atomic_load(&p->max_growth);
     s->bytes_done = atomic_load(&p->bytes_done);
     s->bytes_total = atomic_load(&p->bytes_total);
     s->max_depth_in = p->q_in ? fxp_queue_max_depth(p->q_in) : 0;
@@ -279,8 +281,10 @@ int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
         fxp_queue_close(p->q_in);
         fxp_queue_close(p->q_out);
     }
-    /* Watch: progress and stop requests (a paced read may be sleeping). */
+    /* Watch: progress and stop requests (a paced read may be sleeping),
+     * and the input queues' growth rate, sampled every second. */
     int ticks = 0;
+    size_t last_depth = 0;
     while (started == want) {
         struct timespec nap = {0, 50 * 1000000L};
         nanosleep(&nap, NULL);
@@ -290,7 +294,16 @@ int fxp_pipeline_run(const struct fxp_pipeline_cfg *cfg,
                 fxp_source_interrupt(p->cur_src);
             pthread_mutex_unlock(&p->src_mu);
         }
-        if (progress && ++ticks % 4 == 0) {
+        if (++ticks % 20 == 0) {
+            size_t depth = fxp_queue_depth(p->q_in) +
+                           (p->q_j ? fxp_queue_depth(p->q_j) : 0);
+            int64_t growth = (int64_t)depth - (int64_t)last_depth;
+            atomic_store(&p->growth, growth);
+            if (growth > (int64_t)atomic_load(&p->max_growth))
+                atomic_store(&p->max_growth, (uint64_t)growth);
+            last_depth = depth;
+        }
+        if (progress && ticks % 4 == 0) {
             struct fxp_pipeline_stats s;
             snapshot(p, &s, t0);
             progress(ud, &s);

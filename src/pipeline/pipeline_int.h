@@ -107,6 +107,8 @@ struct pipe {
     atomic_uint_fast64_t store_retries, dead_lettered;
     atomic_uint_fast64_t paused_ms; /* reader: waiting for room */
     atomic_uint_fast64_t pauses;    /* reader: high watermark reached */
+    atomic_int_fast64_t growth;     /* input queues, batches per second */
+    atomic_uint_fast64_t max_growth;
 };
 
 /* Record the first error (message copied) and make every stage stop. */
