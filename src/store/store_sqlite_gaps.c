@@ -61,7 +61,6 @@ enum {
     G_ROLLBACK,
     G_COV_ADD,
     G_PRESENCE,
-    G_COVERAGE,
     G_PRESENT,
     G_DEL_ALL,
     G_DEL_SYM,
@@ -82,9 +81,6 @@ static const char *const sql_text[G_COUNT] = {
                   "bars = bars + excluded.bars, "
                   "bits = fxp_bitor(bits, bars, excluded.bits)",
     [G_PRESENCE] = "SELECT day, bars, bits FROM coverage WHERE symbol = ?1 "
-                   "AND timeframe = ?2 AND day >= ?3 AND day < ?4 "
-                   "ORDER BY day",
-    [G_COVERAGE] = "SELECT day, bars FROM coverage WHERE symbol = ?1 "
                    "AND timeframe = ?2 AND day >= ?3 AND day < ?4 "
                    "ORDER BY day",
     [G_PRESENT] = "SELECT ts FROM bars WHERE symbol = ?1 AND timeframe = ?2 "
@@ -368,29 +364,26 @@ int fxp__sq_presence(struct fxp_store *s, const char *symbol, fxp_tf tf,
     return end_read(s, g, st, rc);
 }
 
+/* Coverage is presence without the bitmaps: one query serves both. */
+struct counts_only {
+    fxp_store_day_fn fn;
+    void *ud;
+};
+
+static int drop_bits(void *ud, int64_t day_ms, uint64_t bars,
+                     const unsigned char *bits, size_t len)
+{
+    (void)bits;
+    (void)len;
+    const struct counts_only *c = ud;
+    return c->fn(c->ud, day_ms, bars);
+}
+
 int fxp__sq_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
                      int64_t from, int64_t to, fxp_store_day_fn fn, void *ud)
 {
-    struct fxp__sqgaps *g = fxp__sqlite_gaps(s);
-    sqlite3_stmt *st = g->st[G_COVERAGE];
-    int rc;
-
-    if (check_tf(s, g, tf) != FXP_OK)
-        return FXP_EINVAL;
-    /* Every day that overlaps [from, to). */
-    rc = bind_text(st, 1, symbol);
-    rc |= bind_text(st, 2, fxp_tf_name(tf));
-    rc |= sqlite3_bind_int64(st, 3, floor_day(from));
-    rc |= sqlite3_bind_int64(st, 4, to);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (fn(ud, sqlite3_column_int64(st, 0),
-               (uint64_t)sqlite3_column_int64(st, 1))) {
-            rc = SQLITE_DONE;
-            break;
-        }
-        rc = SQLITE_OK;
-    }
-    return end_read(s, g, st, rc);
+    struct counts_only c = {fn, ud};
+    return fxp__sq_presence(s, symbol, tf, from, to, drop_bits, &c);
 }
 
 int fxp__sq_present(struct fxp_store *s, const char *symbol, fxp_tf tf,
