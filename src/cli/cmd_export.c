@@ -77,14 +77,9 @@ int cmd_export(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:t:f:o:c:h", opts, NULL)) != -1) {
+        if (fxp_cli_store_option(&cs, c, optarg))
+            continue;
         switch (c) {
-        case 'D':
-        case 'U':
-            cs.url = optarg;
-            break;
-        case 'c':
-            cs.config = optarg;
-            break;
         case 's':
             symbol = optarg;
             break;

@@ -310,10 +310,9 @@ static int parse_args(struct job *j, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "s:t:c:h", opts, NULL)) != -1) {
         fxp_tf tf;
         char norm[FXP_SYMBOL_MAX];
+        if (fxp_cli_store_option(&j->cs, c, optarg))
+            continue;
         switch (c) {
-        case 'D':
-            j->cs.url = optarg;
-            break;
         case 's':
             if (fxp_symbol_normalize(optarg, strlen(optarg), norm) ||
                 j->n_symbols == MAX_SYMBOLS) {
@@ -369,9 +368,6 @@ static int parse_args(struct job *j, int argc, char **argv)
             break;
         case 'V':
             j->serve = true;
-            break;
-        case 'c':
-            j->cs.config = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);

@@ -52,14 +52,9 @@ int cmd_stats(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (fxp_cli_store_option(&cs, c, optarg))
+            continue;
         switch (c) {
-        case 'D':
-        case 'U':
-            cs.url = optarg;
-            break;
-        case 'c':
-            cs.config = optarg;
-            break;
         case 'h':
             fputs(usage_text, stdout);
             return FXP_EXIT_OK;

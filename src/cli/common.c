@@ -83,6 +83,17 @@ void fxp_cli_store_init(struct fxp_cli_store *cs)
     memset(cs, 0, sizeof *cs);
 }
 
+bool fxp_cli_store_option(struct fxp_cli_store *cs, int c, char *arg)
+{
+    if (c == 'D' || c == 'U')
+        cs->url = arg;
+    else if (c == 'c')
+        cs->config = arg;
+    else
+        return false;
+    return true;
+}
+
 /* The file behind a SQLite URL ("sqlite:x.db" or "x.db"), else NULL. */
 static const char *sqlite_path(const char *url)
 {

@@ -44,6 +44,11 @@ struct fxp_cli_store {
 
 void fxp_cli_store_init(struct fxp_cli_store *cs);
 
+/* The store options every reading command shares: getopt codes 'D'
+ * (--db), 'U' (--store) and 'c' (--config). True when c was one of them
+ * and has been applied. */
+bool fxp_cli_store_option(struct fxp_cli_store *cs, int c, char *arg);
+
 /* Load the configuration, then open the store. With create false a SQLite
  * file that does not exist is an error (reading commands must not create
  * empty databases). Prints a clear error naming `cmd`; returns an exit
