@@ -5,7 +5,10 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-dev
       libcmocka-dev libinih-dev libsqlite3-dev sqlite3 tzdata
       libcurl4-openssl-dev libjansson-dev
-      python3 python3-pandas bc)
+      python3 python3-pandas bc curl
+      libpq-dev libnats-dev librdkafka-dev libmicrohttpd-dev
+      nats-server clickhouse-server clickhouse-client postgresql prometheus
+      kcat python3-confluent-kafka python3-psycopg2)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

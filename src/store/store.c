@@ -3,9 +3,9 @@
  * timing of every call for the slow counter, and the defaults.
  *
  * URLs: "sqlite:PATH", "sqlite://PATH" or a bare PATH open SQLite;
- * "postgresql://...",
- * "postgres://..." and "clickhouse://..." are recognised but not built in
- * yet; any other "scheme://..." is refused naming the URL.
+ * "postgresql://..." / "postgres://..." (a libpq URI) open PostgreSQL,
+ * "clickhouse://HOST:PORT/DB" ClickHouse's HTTP interface; any other
+ * "scheme://..." is refused naming the URL.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -48,6 +48,8 @@ int fxp_store_open(const char *url, const struct fxp_store_opts *opts,
     struct fxp_store_opts def;
     struct fxp_store *s;
     const char *path = url;
+    int (*open_fn)(struct fxp_store *, const char *, char *, size_t) =
+        fxp__store_open_sqlite;
     size_t n;
     int rc;
 
@@ -61,19 +63,17 @@ int fxp_store_open(const char *url, const struct fxp_store_opts *opts,
     n = scheme_len(url);
     if (n == 6 && !strncmp(url, "sqlite", n)) {
         path = url + 9; /* "sqlite://PATH", so "sqlite:///abs.db" too */
+    } else if (n == 10 && !strncmp(url, "postgresql", n)) {
+        open_fn = fxp__store_open_pg;
+    } else if (n == 8 && !strncmp(url, "postgres", n)) {
+        open_fn = fxp__store_open_pg;
+    } else if (n == 10 && !strncmp(url, "clickhouse", n)) {
+        open_fn = fxp__store_open_clickhouse;
     } else if (n) {
-        if ((n == 10 && !strncmp(url, "postgresql", n)) ||
-            (n == 8 && !strncmp(url, "postgres", n)))
-            snprintf(errbuf, errlen,
-                     "store backend 'postgresql' is not built in");
-        else if (n == 10 && !strncmp(url, "clickhouse", n))
-            snprintf(errbuf, errlen,
-                     "store backend 'clickhouse' is not built in");
-        else
-            snprintf(errbuf, errlen,
-                     "unknown store url '%s' (expected sqlite:PATH, a "
-                     "path, postgresql:// or clickhouse://)",
-                     url);
+        snprintf(errbuf, errlen,
+                 "unknown store url '%s' (expected sqlite:PATH, a "
+                 "path, postgresql:// or clickhouse://)",
+                 url);
         return FXP_EINVAL;
     } else if (!strncmp(url, "sqlite:", 7))
         path = url + 7;
@@ -92,7 +92,8 @@ int fxp_store_open(const char *url, const struct fxp_store_opts *opts,
         return FXP_ENOMEM;
     }
     s->opts = *opts;
-    rc = fxp__store_open_sqlite(s, path, errbuf, errlen);
+    rc = open_fn(s, open_fn == fxp__store_open_sqlite ? path : url, errbuf,
+                 errlen);
     if (rc != FXP_OK) {
         free(s);
         return rc;

@@ -56,6 +56,15 @@ struct fxp_store {
 int fxp__store_open_sqlite(struct fxp_store *s, const char *path, char *errbuf,
                            size_t errlen);
 
+/* The PostgreSQL backend (store_pg*.c): url is the whole libpq URI. */
+int fxp__store_open_pg(struct fxp_store *s, const char *url, char *errbuf,
+                       size_t errlen);
+
+/* The ClickHouse backend (store_clickhouse*.c): url is
+ * "clickhouse://HOST:PORT/DB" naming the HTTP interface. */
+int fxp__store_open_clickhouse(struct fxp_store *s, const char *url,
+                               char *errbuf, size_t errlen);
+
 /* Apply pragmas and bring the schema to FXP__SQLITE_SCHEMA_VERSION
  * (store_sqlite_schema.c). Returns FXP_OK, FXP_EIO (a newer schema, bad
  * meta, a failing statement) or FXP_ETIMEDOUT (locked), with the reason
