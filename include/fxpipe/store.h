@@ -27,6 +27,12 @@ struct fxp_store_opts {
     bool keep_ticks;           /* store raw ticks too */
     int64_t tick_retention_ms; /* ticks older than newest - this are pruned;
                                   0 = keep forever */
+    int connect_timeout_ms;    /* network stores: connect (10000) */
+    int statement_timeout_ms;  /* network stores: one request (30000) */
+    /* Facts worth a log line found at open (e.g. "TimescaleDB not
+     * available: ticks in native partitions"); may be NULL. */
+    void (*on_note)(void *ud, const char *msg);
+    void *note_ud;
 };
 
 void fxp_store_opts_default(struct fxp_store_opts *o);
@@ -54,7 +60,9 @@ struct fxp_store_batch {
     const char *meta_value;          /* same transaction (e.g. a cursor) */
 };
 
-/* Open the store named by `url`: "sqlite:PATH", or a plain PATH (SQLite).
+/* Open the store named by `url`: "sqlite:PATH", or a plain PATH (SQLite),
+ * "postgresql://USER@HOST:PORT/DB" (libpq URI), "clickhouse://HOST:PORT/DB"
+ * (the HTTP interface).
  * Creates the schema or migrates it to the current version. Errors:
  * FXP_EINVAL (unknown scheme), FXP_EIO (cannot open/create, not a
  * database, read-only), with a message naming the path in errbuf. */

@@ -25,6 +25,8 @@ void fxp_store_opts_default(struct fxp_store_opts *o)
     o->slow_ms = 1000;
     o->keep_ticks = false;
     o->tick_retention_ms = 7 * MS_PER_DAY;
+    o->connect_timeout_ms = 10000;
+    o->statement_timeout_ms = 30000;
 }
 
 /* Length of a leading "scheme://" (RFC 3986 scheme), 0 when url has none. */
@@ -256,17 +258,35 @@ int fxp_store_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
     return rc;
 }
 
+/* Adapts coverage counts to the presence callback, bits unknown. */
+struct cov_as_bits {
+    fxp_store_bits_fn fn;
+    void *ud;
+};
+
+static int cov_as_bits_fn(void *ud, int64_t day_ms, uint64_t bars)
+{
+    struct cov_as_bits *c = ud;
+
+    return c->fn(c->ud, day_ms, bars, NULL, 0);
+}
+
 int fxp_store_presence(struct fxp_store *s, const char *symbol, fxp_tf tf,
                        int64_t from, int64_t to, fxp_store_bits_fn fn, void *ud)
 {
-    if (!s->ops->presence) {
-        snprintf(s->err, sizeof s->err,
-                 "the %s store keeps no presence bitmaps", s->ops->name);
-        return FXP_EINVAL;
-    }
     int64_t t0 = slow_start(s);
-    int rc = s->ops->presence(s, symbol, tf, from, to, fn, ud);
+    int rc;
 
+    if (s->ops->presence) {
+        rc = s->ops->presence(s, symbol, tf, from, to, fn, ud);
+    } else {
+        /* Backends that count bars per day straight from the bars (network
+         * stores) keep no bitmaps: gap detection reads a day's bars when
+         * its count is short. */
+        struct cov_as_bits c = {fn, ud};
+
+        rc = s->ops->coverage(s, symbol, tf, from, to, cov_as_bits_fn, &c);
+    }
     slow_end(s, t0);
     return rc;
 }
@@ -284,7 +304,9 @@ int fxp_store_present(struct fxp_store *s, const char *symbol, fxp_tf tf,
 int fxp_store_rescan_coverage(struct fxp_store *s, const char *symbol)
 {
     int64_t t0 = slow_start(s);
-    int rc = s->ops->rescan_coverage(s, symbol);
+    /* NULL: the backend counts from the bars, nothing to rebuild. */
+    int rc = s->ops->rescan_coverage ? s->ops->rescan_coverage(s, symbol)
+                                     : FXP_OK;
 
     slow_end(s, t0);
     return rc;

@@ -32,6 +32,8 @@ struct fxp_store_ops {
                     int64_t from, int64_t to, fxp_store_day_fn fn, void *ud);
     int (*present)(struct fxp_store *s, const char *symbol, fxp_tf tf,
                    int64_t from, int64_t to, fxp_store_ts_fn fn, void *ud);
+    /* presence and rescan_coverage may be NULL (store.c: presence falls
+     * back to coverage without bitmaps; a rescan then does nothing). */
     int (*presence)(struct fxp_store *s, const char *symbol, fxp_tf tf,
                     int64_t from, int64_t to, fxp_store_bits_fn fn, void *ud);
     int (*rescan_coverage)(struct fxp_store *s, const char *symbol);
