@@ -53,6 +53,9 @@ struct fxp_store_batch {
     size_t n_bars;
     const struct fxp_tick *ticks; /* ignored unless opts.keep_ticks */
     size_t n_ticks;
+    const uint64_t *tick_pos; /* optional, per tick: its ingest journal
+                                 sequence (carried on the bus, never
+                                 stored) */
     const struct fxp_reject *rejects;
     size_t n_rejects;
     const struct fxp_symtab *symtab; /* names of the sym ids above */

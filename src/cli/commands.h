@@ -24,6 +24,9 @@ int cmd_config(int argc, char **argv);
 int cmd_resample(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_aggregate(int argc, char **argv);
+int cmd_bridge(int argc, char **argv);
 
 /* How the binary was invoked (argv[0]), for hints like "./build/fxpipe
  * stats". */

@@ -26,6 +26,9 @@ static const struct command commands[] = {
     {"resample", cmd_resample, "turn a tick CSV into OHLCV bars (CSV)"},
     {"journal", cmd_journal, "inspect and verify an on-disk journal"},
     {"dlq", cmd_dlq, "list, show, replay or purge dead-lettered batches"},
+    {"ingest", cmd_ingest, "service: feed -> validate -> journal -> bus ticks"},
+    {"aggregate", cmd_aggregate, "service: bus ticks -> bars -> bus bars"},
+    {"bridge", cmd_bridge, "service: bus bars -> one or more stores"},
 };
 
 const char *fxp_cli_argv0 = "fxpipe";

@@ -7,12 +7,14 @@
  *  1. Layout, version 1, every integer little-endian, doubles as their
  *     IEEE-754 bits (NaN and infinities survive):
  *
- *       "FXPB"  u8 version=1  u8 flags (bit 0: meta present)
+ *       "FXPB"  u8 version=1  u8 flags (bit 0: meta present,
+ *                                        bit 1: tick positions present)
  *       u16 n_syms  u32 n_bars  u32 n_ticks  u32 n_rejects
  *       n_syms  x { u8 len, name }                 (1..15 bytes)
  *       n_bars  x { i64 ts, f64 open high low close volume, i64 version,
  *                   u32 n_ticks, u16 sym, u8 tf, u8 source, u16 flags }
  *       n_ticks x { i64 ts, f64 bid ask volume, u16 sym, u32 flags }
+ *       [ n_ticks x u64 position ]                  (when flags bit 1)
  *       n_rejects x { str origin, i64 ts, str symbol, str reason,
  *                     str detail, str raw }
  *       [ str meta_key, str meta_value ]            (when flags bit 0)
@@ -32,6 +34,7 @@
  */
 #include "fxpipe/batchcodec.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,7 @@
 #define MAGIC      "FXPB"
 #define VERSION    1
 #define F_META     0x01
+#define F_POS      0x02
 #define HEADER_LEN 20
 #define BAR_LEN    66
 #define TICK_LEN   38
@@ -55,6 +59,7 @@ struct fxp_decoded_batch {
     struct fxp_store_batch view;
     struct fxp_bar *bars;
     struct fxp_tick *ticks;
+    uint64_t *pos; /* tick positions, NULL when the payload has none */
     struct fxp_reject *rejects;
     char *strs; /* the string arena (note 3) */
 };
@@ -184,6 +189,12 @@ int fxp_batch_encode(const struct fxp_store_batch *b, void **out, size_t *len)
     if (b->n_ticks > (SIZE_MAX - size) / TICK_LEN)
         goto fail;
     size += b->n_ticks * TICK_LEN;
+    bool with_pos = b->tick_pos && b->n_ticks;
+    if (with_pos) {
+        if (b->n_ticks > (SIZE_MAX - size) / 8)
+            goto fail;
+        size += b->n_ticks * 8;
+    }
     for (size_t i = 0; i < b->n_rejects; i++) {
         const struct fxp_reject *r = &b->rejects[i];
         const char *strs[5] = {r->origin, r->symbol, NULL, r->detail, r->raw};
@@ -216,7 +227,8 @@ int fxp_batch_encode(const struct fxp_store_batch *b, void **out, size_t *len)
     memcpy(w.p, MAGIC, 4);
     w.p += 4;
     put_u8(&w, VERSION);
-    put_u8(&w, b->meta_key || b->meta_value ? F_META : 0);
+    put_u8(&w, (b->meta_key || b->meta_value ? F_META : 0) |
+                   (with_pos ? F_POS : 0));
     put_u16(&w, n_syms);
     put_u32(&w, (uint32_t)b->n_bars);
     put_u32(&w, (uint32_t)b->n_ticks);
@@ -252,6 +264,8 @@ int fxp_batch_encode(const struct fxp_store_batch *b, void **out, size_t *len)
         put_u16(&w, map[t->sym] - 1);
         put_u32(&w, t->flags);
     }
+    for (size_t i = 0; with_pos && i < b->n_ticks; i++)
+        put_u64(&w, b->tick_pos[i]);
     for (size_t i = 0; i < b->n_rejects; i++) {
         const struct fxp_reject *r = &b->rejects[i];
         put_str(&w, r->origin);
@@ -402,13 +416,14 @@ int fxp_batch_decode(const void *buf, size_t len, struct fxp_symtab *st,
     n_bars = get_u32(&r);
     n_ticks = get_u32(&r);
     n_rej = get_u32(&r);
-    if (flags & ~(unsigned)F_META)
+    if (flags & ~(unsigned)(F_META | F_POS))
         return FXP_EPARSE;
     if (n_syms && !st)
         return FXP_EINVAL;
     /* Note 2: the counts must fit in what is left before any allocation. */
     uint64_t min_bytes = (uint64_t)n_syms * 2 + (uint64_t)n_bars * BAR_LEN +
                          (uint64_t)n_ticks * TICK_LEN +
+                         (flags & F_POS ? (uint64_t)n_ticks * 8 : 0) +
                          (uint64_t)n_rej * REJECT_MIN +
                          (flags & F_META ? 8 : 0);
     if (min_bytes > (uint64_t)(r.end - r.p))
@@ -422,6 +437,11 @@ int fxp_batch_decode(const void *buf, size_t len, struct fxp_symtab *st,
     d->bars = calloc(n_bars ? n_bars : 1, sizeof *d->bars);
     d->ticks = calloc(n_ticks ? n_ticks : 1, sizeof *d->ticks);
     d->rejects = calloc(n_rej ? n_rej : 1, sizeof *d->rejects);
+    if (flags & F_POS) {
+        d->pos = calloc(n_ticks ? n_ticks : 1, sizeof *d->pos);
+        if (!d->pos)
+            goto fail;
+    }
     /* Every string byte comes from the input, plus one NUL per string. */
     d->strs = malloc(len + 5 * (size_t)n_rej + 2);
     if (!ids || !d->bars || !d->ticks || !d->rejects || !d->strs)
@@ -479,6 +499,8 @@ int fxp_batch_decode(const void *buf, size_t len, struct fxp_symtab *st,
             goto fail;
         t->sym = ids[sym];
     }
+    for (uint32_t i = 0; d->pos && i < n_ticks; i++)
+        d->pos[i] = get_u64(&r);
     for (uint32_t i = 0; i < n_rej; i++) {
         struct fxp_reject *x = &d->rejects[i];
         const char *reason;
@@ -504,6 +526,7 @@ int fxp_batch_decode(const void *buf, size_t len, struct fxp_symtab *st,
     d->view.n_bars = n_bars;
     d->view.ticks = d->ticks;
     d->view.n_ticks = n_ticks;
+    d->view.tick_pos = d->pos;
     d->view.rejects = d->rejects;
     d->view.n_rejects = n_rej;
     d->view.symtab = st;
@@ -528,6 +551,7 @@ void fxp_decoded_batch_free(struct fxp_decoded_batch *d)
         return;
     free(d->bars);
     free(d->ticks);
+    free(d->pos);
     free(d->rejects);
     free(d->strs);
     free(d);

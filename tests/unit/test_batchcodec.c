@@ -173,6 +173,32 @@ static void test_batchcodec__round_trip_by_symbol_name(void **state)
     fxp_symtab_free(st2);
 }
 
+static void test_batchcodec__tick_positions_round_trip(void **state)
+{
+    struct fx *f = *state;
+    struct fxp_store_batch b = f->b;
+    const uint64_t pos[2] = {7, (1ULL << 40) + 3};
+    struct fxp_decoded_batch *d;
+    size_t len, len0;
+    void *buf0 = encode_ok(&f->b, &len0);
+
+    /* Without positions the payload has none; with them, 8 bytes a tick. */
+    b.tick_pos = pos;
+    void *buf = encode_ok(&b, &len);
+    assert_int_equal(len, len0 + 2 * 8);
+    assert_int_equal(fxp_batch_decode(buf0, len0, f->st, &d), FXP_OK);
+    assert_null(fxp_decoded_batch_view(d)->tick_pos);
+    fxp_decoded_batch_free(d);
+    assert_int_equal(fxp_batch_decode(buf, len, f->st, &d), FXP_OK);
+    const uint64_t *got = fxp_decoded_batch_view(d)->tick_pos;
+    assert_non_null(got);
+    assert_int_equal(got[0], 7);
+    assert_int_equal(got[1], (1ULL << 40) + 3);
+    fxp_decoded_batch_free(d);
+    free(buf);
+    free(buf0);
+}
+
 static void test_batchcodec__nan_and_empty_parts_survive(void **state)
 {
     struct fx *f = *state;
@@ -398,6 +424,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_batchcodec__round_trip_by_symbol_name),
         T(test_batchcodec__nan_and_empty_parts_survive),
+    T(test_batchcodec__tick_positions_round_trip),
         T(test_batchcodec__encode_refuses_unnamed_symbols),
         T(test_batchcodec__every_truncation_is_eparse),
         T(test_batchcodec__every_flipped_byte_is_eparse),
