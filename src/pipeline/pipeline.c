@@ -42,6 +42,7 @@
 #include "fxpipe/source.h"
 #include "fxpipe/store.h"
 #include "fxpipe/symbol.h"
+#include "fxpipe/tickrec.h"
 #include "fxpipe/time.h"
 #include "fxpipe/aggregate.h"
 #include "pipeline/pipeline_int.h"
@@ -193,7 +194,7 @@ static int journal_state(struct pipe *p, char *errbuf, size_t errlen)
     char v[400];
     p->j_applied = 0;
     p->j_replay_ts = INT64_MIN;
-    p->jbuf = malloc(JBATCH_MAX * 64);
+    p->jbuf = malloc(JBATCH_MAX * FXP_TICKREC_MAX);
     if (!p->jbuf)
         return FXP_ENOMEM;
     int rc = fxp_store_meta_get(p->store, "journal", v, sizeof v);

@@ -15,6 +15,7 @@
 #include "fxpipe/store.h"
 #include "fxpipe/symbol.h"
 #include "fxpipe/time.h"
+#include "fxpipe/tickrec.h"
 #include "pipeline/pipeline_int.h"
 
 /* ---- reader ---- */
@@ -128,54 +129,6 @@ static void origin_of(const char *desc, char *out, size_t len)
 
 /* ---- the journal (pipeline.c, note 5) ---- */
 
-/* A journaled tick, little-endian, 40 bytes for a six-letter symbol:
- * a header byte (format 1 in the high nibble, bit 0: has volume), the symbol's
- * length and name (ids are per process), ts, bid, ask, the source position, and
- * the volume if any. */
-#define JREC_MAX (2 + 15 + 5 * 8)
-
-static uint32_t jrec_encode(const struct pipe *p, const struct fxp_tick *t,
-                            uint64_t pos, unsigned char *r)
-{
-    const char *name = fxp_symtab_name(p->st, t->sym);
-    size_t n = strnlen(name, 15);
-    bool vol = (t->flags & FXP_TICK_HAS_VOLUME) != 0;
-    r[0] = (unsigned char)(0x10 | (vol ? 1 : 0));
-    r[1] = (unsigned char)n;
-    memcpy(r + 2, name, n);
-    unsigned char *q = r + 2 + n;
-    memcpy(q, &t->ts_ms, 8);
-    memcpy(q + 8, &t->bid, 8);
-    memcpy(q + 16, &t->ask, 8);
-    memcpy(q + 24, &pos, 8);
-    if (vol)
-        memcpy(q + 32, &t->volume, 8);
-    return (uint32_t)(2 + n + 32 + (vol ? 8 : 0));
-}
-
-static int jrec_decode(struct pipe *p, const void *data, uint32_t len,
-                       struct fxp_tick *t, uint64_t *pos)
-{
-    const unsigned char *r = data;
-    if (len < 2 || (r[0] & 0xf0) != 0x10 || r[1] == 0 || r[1] > 15)
-        return FXP_EPARSE;
-    size_t n = r[1];
-    bool vol = r[0] & 1;
-    if (len != 2 + n + 32 + (vol ? 8 : 0))
-        return FXP_EPARSE;
-    const unsigned char *q = r + 2 + n;
-    memset(t, 0, sizeof *t);
-    memcpy(&t->ts_ms, q, 8);
-    memcpy(&t->bid, q + 8, 8);
-    memcpy(&t->ask, q + 16, 8);
-    memcpy(pos, q + 24, 8);
-    if (vol) {
-        memcpy(&t->volume, q + 32, 8);
-        t->flags = FXP_TICK_HAS_VOLUME;
-    }
-    return fxp_symtab_intern(p->st, (const char *)r + 2, n, &t->sym);
-}
-
 /* Append a batch of ticks; b->seq_last gets the last sequence number. */
 static int journal_batch(struct pipe *p, struct inb *b)
 {
@@ -188,8 +141,8 @@ static int journal_batch(struct pipe *p, struct inb *b)
         size_t off = 0;
         for (size_t i = 0; i < k; i++) {
             ptrs[i] = recs + off;
-            lens[i] =
-                jrec_encode(p, &t[done + i], b->pos[done + i], recs + off);
+            lens[i] = fxp_tickrec_encode(p->st, &t[done + i], b->pos[done + i],
+                                         recs + off);
             off += lens[i];
         }
         uint64_t first;
@@ -226,7 +179,7 @@ static int replay_journal(struct pipe *p, const char *origin,
                FXP_OK) {
         struct fxp_tick t;
         uint64_t pos;
-        if (jrec_decode(p, data, len, &t, &pos) != FXP_OK) {
+        if (fxp_tickrec_decode(p->st, data, len, &t, &pos) != FXP_OK) {
             snprintf(err, errlen,
                      "journal record %llu in '%s' is not a tick of this "
                      "fxpipe's format; move the journal away to start afresh",
