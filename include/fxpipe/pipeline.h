@@ -36,6 +36,9 @@ struct fxp_pipeline_cfg {
     size_t queue_batches;           /* capacity of each queue (16) */
     bool keep_ticks;                /* hand accepted ticks to the store */
     int write_delay_ms;             /* test knob: a slower store (0) */
+    bool validated_input; /* ticks were validated and filtered by market
+                             hours upstream (the aggregate service reads
+                             what ingest accepted): only the engine runs */
     /* The journal (NULL: none): ticks are appended before processing; the
      * store records, with each batch, the last sequence it holds and the
      * oldest bar still open, so a restart replays exactly what is needed

@@ -102,6 +102,45 @@ size_t fxp_source_read_bars(struct fxp_source *s, struct fxp_bar *out,
  * Positions must grow within a source. */
 void fxp_source_skip_through(struct fxp_source *s, uint64_t pos);
 
+/* Drop, for one symbol, the tick records whose position is <= pos: for a
+ * source whose positions grow per symbol rather than overall (the bus
+ * source, where a position is the tick's ingest journal sequence). A
+ * no-op for other sources. */
+void fxp_source_skip_sym(struct fxp_source *s, uint32_t sym, uint64_t pos);
+
+/* Does the source want to hear when its records are durable downstream
+ * (fxp_source_durable)? */
+bool fxp_source_wants_durable(const struct fxp_source *s);
+
+/* The first n records read from s since it was opened are now held
+ * durably by the next stage (a journal on disk): the bus source commits
+ * the messages they came from. May be called from another thread while a
+ * read is in progress. */
+void fxp_source_durable(struct fxp_source *s, uint64_t n);
+
+struct fxp_bus;
+
+/* The TICKS stream of a bus as a tick source (source_bus.c). The bus must
+ * be subscribed already and outlives the source. Each tick's position is
+ * its ingest journal sequence (carried in the payload); ticks at or below
+ * a symbol's highest position seen so far are duplicates of a republish
+ * and are dropped. A read waits at most wait_ms for messages, then
+ * returns 0 with *err = FXP_EAGAIN; the source never ends by itself
+ * (fxp_source_interrupt). Messages are committed only through
+ * fxp_source_durable. */
+int fxp_source_open_bus(struct fxp_bus *bus, struct fxp_symtab *st, int wait_ms,
+                        struct fxp_source **out, char *errbuf, size_t errlen);
+
+/* Counters of a bus source (zeros for other sources). */
+struct fxp_source_bus_stats {
+    uint64_t messages;    /* fetched */
+    uint64_t duplicates;  /* ticks dropped as already seen */
+    uint64_t undecodable; /* payloads that were not batches (skipped) */
+    uint64_t committed;   /* messages committed */
+};
+void fxp_source_bus_stats(const struct fxp_source *s,
+                          struct fxp_source_bus_stats *out);
+
 /* Progress for progress bars: bytes (files) or ms of feed time done and
  * the total; total 0 when unknown. */
 void fxp_source_progress(const struct fxp_source *s, uint64_t *done,

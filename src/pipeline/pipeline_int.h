@@ -93,6 +93,7 @@ struct pipe {
     int64_t j_replay_ts;              /* INT64_MIN: replay everything */
     unsigned char *jbuf;              /* JBATCH_MAX encoded records */
     uint64_t since_retain;            /* reader: batches since retention */
+    uint64_t journaled;               /* journaler: new records on disk */
     atomic_uint_fast64_t applied_seq; /* writer: last committed seq */
     atomic_uint_fast64_t replayed;    /* ticks fed back from the journal */
     uint64_t proc_seq;                /* processor: last seq processed */

@@ -86,8 +86,10 @@ static void process_ticks(struct pipe *p, const struct inb *b)
     const struct fxp_tick *t = b->buf;
     size_t ng = 0;
     for (size_t i = 0; i < b->n; i++) {
-        fxp_reason r = fxp_validate_tick(p->val, &t[i]);
-        if (r == FXP_R_OK && p->cfg->cal &&
+        fxp_reason r = p->cfg->validated_input
+                           ? FXP_R_OK
+                           : fxp_validate_tick(p->val, &t[i]);
+        if (r == FXP_R_OK && p->cfg->cal && !p->cfg->validated_input &&
             !fxp_cal_cursor_is_open(&p->hours, t[i].ts_ms))
             r = FXP_R_CLOSED;
         if (r != FXP_R_OK) {

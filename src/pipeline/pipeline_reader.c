@@ -159,14 +159,23 @@ static int journal_batch(struct pipe *p, struct inb *b)
  * applied one, and every record at or after the replay time (the oldest
  * bar still open when the store last committed, less the lateness).
  * *last_pos gets the source position of the newest record. */
-static int replay_journal(struct pipe *p, const char *origin,
-                          uint64_t *last_pos, char *err, size_t errlen)
+static int replay_journal(struct pipe *p, struct fxp_source *src,
+                          const char *origin, uint64_t *last_pos, char *err,
+                          size_t errlen)
 {
     struct fxp_journal_iter *it = NULL;
+    uint32_t n_sym = p->cfg->agg.max_symbols;
+    uint64_t *sym_pos = calloc(n_sym ? n_sym : 1, sizeof *sym_pos);
+    if (!sym_pos) {
+        snprintf(err, errlen, "cannot replay the journal: out of memory");
+        return FXP_ENOMEM;
+    }
     int rc =
         fxp_journal_iter_open(p->cfg->journal_dir, 0, NULL, &it, err, errlen);
-    if (rc != FXP_OK)
+    if (rc != FXP_OK) {
+        free(sym_pos);
         return rc;
+    }
     int64_t from_ts = p->j_replay_ts == INT64_MIN
                           ? INT64_MIN
                           : p->j_replay_ts - p->cfg->agg.lateness_ms;
@@ -188,6 +197,8 @@ static int replay_journal(struct pipe *p, const char *origin,
             break;
         }
         *last_pos = pos;
+        if (t.sym < n_sym && pos > sym_pos[t.sym])
+            sym_pos[t.sym] = pos;
         if (seq <= p->j_applied && t.ts_ms < from_ts)
             continue;
         if (!b) {
@@ -210,6 +221,11 @@ static int replay_journal(struct pipe *p, const char *origin,
         push_in(p, b);
     }
     fxp_journal_iter_close(it);
+    /* Sources whose positions grow per symbol (the bus) skip per symbol. */
+    for (uint32_t s = 0; s < n_sym; s++)
+        if (sym_pos[s])
+            fxp_source_skip_sym(src, s, sym_pos[s]);
+    free(sym_pos);
     return rc == FXP_ECLOSED ? FXP_OK : rc;
 }
 
@@ -233,7 +249,7 @@ void *fxp__pipe_reader(void *arg)
         origin_of(fxp_source_describe(src), origin, sizeof origin);
         if (i == 0 && p->cfg->journal && kind == B_TICKS) {
             uint64_t last_pos = 0;
-            rc = replay_journal(p, origin, &last_pos, err, sizeof err);
+            rc = replay_journal(p, src, origin, &last_pos, err, sizeof err);
             if (rc != FXP_OK) {
                 fxp__pipe_set_error(p, rc, err);
             } else if (last_pos) {
@@ -282,6 +298,23 @@ void *fxp__pipe_reader(void *arg)
     return NULL;
 }
 
+/* A source that commits upstream (the bus) hears how many of its records
+ * are on disk: sync first, so "journaled" means durable. */
+static int tell_durable(struct pipe *p, size_t n)
+{
+    pthread_mutex_lock(&p->src_mu);
+    struct fxp_source *src = p->cur_src;
+    int rc = FXP_OK;
+    if (src && fxp_source_wants_durable(src)) {
+        rc = fxp_journal_sync(p->cfg->journal);
+        p->journaled += n;
+        if (rc == FXP_OK)
+            fxp_source_durable(src, p->journaled);
+    }
+    pthread_mutex_unlock(&p->src_mu);
+    return rc;
+}
+
 /* The journaler stage (note 5): appends each batch of new ticks to the
  * journal, then hands it on; nothing reaches the engine that is not on
  * disk. A thread of its own, so the appends overlap with parsing. */
@@ -294,6 +327,8 @@ void *fxp__pipe_journaler(void *arg)
         struct inb *b = item;
         if (b->to_journal && !atomic_load(&p->failed)) {
             int rc = journal_batch(p, b);
+            if (rc == FXP_OK)
+                rc = tell_durable(p, b->n);
             if (rc != FXP_OK) {
                 snprintf(err, sizeof err,
                          "cannot append to the journal '%s': %s",

@@ -72,6 +72,16 @@ struct fxp_source *fxp__source_new(const struct fxp_source_ops *ops, void *impl,
     return s;
 }
 
+const struct fxp_source_ops *fxp__source_ops(const struct fxp_source *s)
+{
+    return s->ops;
+}
+
+void *fxp__source_impl(const struct fxp_source *s)
+{
+    return s->impl;
+}
+
 fxp_kind fxp_source_kind(const struct fxp_source *s)
 {
     return s->ops->read_bars ? FXP_KIND_BARS : FXP_KIND_TICKS;
@@ -88,6 +98,23 @@ void fxp_source_skip_through(struct fxp_source *s, uint64_t pos)
         s->ops->skip(s->impl, pos);
     else
         s->skip_through = pos;
+}
+
+void fxp_source_skip_sym(struct fxp_source *s, uint32_t sym, uint64_t pos)
+{
+    if (s->ops->skip_sym)
+        s->ops->skip_sym(s->impl, sym, pos);
+}
+
+bool fxp_source_wants_durable(const struct fxp_source *s)
+{
+    return s->ops->durable != NULL;
+}
+
+void fxp_source_durable(struct fxp_source *s, uint64_t n)
+{
+    if (s->ops->durable)
+        s->ops->durable(s->impl, n);
 }
 
 size_t fxp_source_read_ticks(struct fxp_source *s, struct fxp_tick *out,

@@ -141,10 +141,17 @@ static void dukascopy_close(void *impl)
 
 static const struct fxp_source_ops dukascopy_ticks_ops = {
     "dukascopy", dukascopy_read_ticks, NULL, dukascopy_progress,
-    NULL,        dukascopy_close,      NULL};
-static const struct fxp_source_ops dukascopy_bars_ops = {
-    "dukascopy",     NULL, dukascopy_read_bars, dukascopy_progress, NULL,
-    dukascopy_close, NULL};
+    NULL,        dukascopy_close,      NULL, NULL,
+    NULL};
+static const struct fxp_source_ops dukascopy_bars_ops = {"dukascopy",
+                                                         NULL,
+                                                         dukascopy_read_bars,
+                                                         dukascopy_progress,
+                                                         NULL,
+                                                         dukascopy_close,
+                                                         NULL,
+                                                         NULL,
+                                                         NULL};
 
 /* Read the header and check it is the layout for `kind`. */
 static int read_header(struct dukascopy *d, fxp_kind kind, char *errbuf,

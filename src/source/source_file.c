@@ -237,9 +237,12 @@ static void empty_close(void *impl)
 }
 
 static const struct fxp_source_ops empty_ticks_ops = {
-    "empty", empty_read_ticks, NULL, empty_progress, NULL, empty_close, NULL};
+    "empty", empty_read_ticks, NULL, empty_progress,
+    NULL,    empty_close,      NULL, NULL,
+    NULL};
 static const struct fxp_source_ops empty_bars_ops = {
-    "empty", NULL, empty_read_bars, empty_progress, NULL, empty_close, NULL};
+    "empty", NULL, empty_read_bars, empty_progress, NULL, empty_close, NULL,
+    NULL,    NULL};
 
 static int open_empty(struct fxp_linereader *lr,
                       const struct fxp_source_opts *o,

@@ -45,7 +45,8 @@ static void ticks_close(void *impl)
 }
 
 static const struct fxp_source_ops generic_ticks_ops = {
-    "generic", ticks_read, NULL, ticks_progress, NULL, ticks_close, NULL};
+    "generic", ticks_read, NULL, ticks_progress, NULL, ticks_close,
+    NULL,      NULL,       NULL};
 
 static int open_ticks(struct fxp_linereader *lr,
                       const struct fxp_source_opts *o, struct fxp_symtab *st,
@@ -180,7 +181,8 @@ static void bars_close(void *impl)
 }
 
 static const struct fxp_source_ops generic_bars_ops = {
-    "generic", NULL, bars_read, bars_progress, NULL, bars_close, NULL};
+    "generic",  NULL, bars_read, bars_progress, NULL,
+    bars_close, NULL, NULL,      NULL};
 
 /* Read the header and map the columns. */
 static int bars_header(struct gbars *g, char *errbuf, size_t errlen)

@@ -187,10 +187,17 @@ static void histdata_close(void *impl)
 
 static const struct fxp_source_ops histdata_ticks_ops = {
     "histdata", histdata_read_ticks, NULL, histdata_progress,
-    NULL,       histdata_close,      NULL};
-static const struct fxp_source_ops histdata_bars_ops = {
-    "histdata",     NULL, histdata_read_bars, histdata_progress, NULL,
-    histdata_close, NULL};
+    NULL,       histdata_close,      NULL, NULL,
+    NULL};
+static const struct fxp_source_ops histdata_bars_ops = {"histdata",
+                                                        NULL,
+                                                        histdata_read_bars,
+                                                        histdata_progress,
+                                                        NULL,
+                                                        histdata_close,
+                                                        NULL,
+                                                        NULL,
+                                                        NULL};
 
 int fxp__source_open_histdata(struct fxp_linereader *lr,
                               const struct fxp_source_opts *o, fxp_kind kind,

@@ -27,12 +27,20 @@ struct fxp_source_ops {
     /* Pass fxp_source_skip_through on to a wrapped source (a wrapper that
      * must not pace or buffer the skipped records); may be NULL. */
     void (*skip)(void *impl, uint64_t pos);
+    /* fxp_source_skip_sym and fxp_source_durable (the bus source); may be
+     * NULL. */
+    void (*skip_sym)(void *impl, uint32_t sym, uint64_t pos);
+    void (*durable)(void *impl, uint64_t n);
 };
 
 /* Wrap a backend into a handle (takes ownership of impl; on failure calls
  * ops->close(impl) and returns NULL). `desc` is copied. */
 struct fxp_source *fxp__source_new(const struct fxp_source_ops *ops, void *impl,
                                    const char *desc);
+
+/* The backend behind a handle: its ops and state. */
+const struct fxp_source_ops *fxp__source_ops(const struct fxp_source *s);
+void *fxp__source_impl(const struct fxp_source *s);
 
 /* ------------------------------------------------------------------------
  * File backends
