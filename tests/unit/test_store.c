@@ -658,14 +658,15 @@ static void test_store__urls_choose_the_backend(void **state)
         FXP_EINVAL);
     assert_null(s);
     assert_non_null(strstr(err, "unknown store url 'redis://localhost/0'"));
-    assert_int_equal(
-        fxp_store_open("postgresql://u@db/fx", NULL, &s, err, sizeof err),
-        FXP_EINVAL);
-    assert_string_equal(err, "store backend 'postgresql' is not built in");
-    assert_int_equal(
-        fxp_store_open("clickhouse://db:9000/fx", NULL, &s, err, sizeof err),
-        FXP_EINVAL);
-    assert_string_equal(err, "store backend 'clickhouse' is not built in");
+    /* Network schemes reach their backends: nothing listens on port 1. */
+    assert_int_equal(fxp_store_open("postgresql://u@127.0.0.1:1/fx", NULL, &s,
+                                    err, sizeof err),
+                     FXP_EUNAVAIL);
+    assert_null(s);
+    assert_int_equal(fxp_store_open("clickhouse://127.0.0.1:1/fx", NULL, &s,
+                                    err, sizeof err),
+                     FXP_EUNAVAIL);
+    assert_null(s);
     assert_int_equal(fxp_store_open("", NULL, &s, err, sizeof err), FXP_EINVAL);
     assert_int_equal(fxp_store_open("sqlite:", NULL, &s, err, sizeof err),
                      FXP_EINVAL);
