@@ -102,6 +102,12 @@ static const char *sqlite_path(const char *url)
     return strstr(url, "://") ? NULL : url;
 }
 
+/* Facts a store found at open (e.g. how it keeps ticks), one line each. */
+static void store_note(void *ud, const char *msg)
+{
+    fprintf(stderr, "%s: %s\n", (const char *)ud, msg);
+}
+
 int fxp_cli_store_open(struct fxp_cli_store *cs, const char *cmd, bool create)
 {
     if (!cs->have_cfg) {
@@ -127,6 +133,8 @@ int fxp_cli_store_open(struct fxp_cli_store *cs, const char *cmd, bool create)
     so.busy_timeout_ms = (int)cs->cfg.store_busy_timeout_ms;
     so.keep_ticks = cs->cfg.store_keep_ticks;
     so.tick_retention_ms = cs->cfg.store_tick_retention_days * 86400000LL;
+    so.on_note = store_note;
+    so.note_ud = (void *)cmd;
     char err[600];
     int rc = fxp_store_open(cs->url, &so, &cs->store, err, sizeof err);
     if (rc != FXP_OK) {
