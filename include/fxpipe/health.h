@@ -142,7 +142,7 @@ uint16_t fxp_health_port(const struct fxp_health *h);
  * free h with its registry and every metric handle. NULL is a no-op. */
 void fxp_health_stop(struct fxp_health *h);
 
-/* The service's own state; any thread, lock-free. */
+/* The service's own state; any thread, lock-free. NULL h is a no-op. */
 void fxp_health_set_state(struct fxp_health *h, fxp_health_state s);
 fxp_health_state fxp_health_state_get(const struct fxp_health *h);
 

@@ -11,6 +11,7 @@
  * dropped by their ingest sequence.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "fxpipe/bus.h"
 #include "fxpipe/bus_store.h"
 #include "fxpipe/err.h"
+#include "fxpipe/health.h"
 #include "fxpipe/journal.h"
 #include "fxpipe/source.h"
 #include "fxpipe/store.h"
@@ -47,6 +49,8 @@ static const char usage_text[] =
     "      --timeframes LIST    bars to build (bars.timeframes)\n"
     "      --session NAME       ny-close | utc (bars.session)\n"
     "      --price BASIS        mid | bid | ask (bars.price)\n"
+    "      --health ADDR        serve /healthz /readyz /metrics on ADDR\n"
+    "                           (127.0.0.1:PORT); default off\n"
     "      --idle-exit SEC      stop cleanly after SEC seconds without input\n"
     "                           (0: run until a signal; the default)\n"
     "  -h, --help               show this help\n"
@@ -60,7 +64,79 @@ struct agg_ctx {
     int64_t idle_ms;
     uint64_t last_ticks;
     double last_change;
+    /* For /metrics and /readyz (read on the HTTP threads). */
+    pthread_mutex_t mu;
+    struct fxp_pipeline_stats last;
+    struct fxp_bus *probe; /* a handle of its own for the bus check */
 };
+
+/* Metrics read the last progress snapshot. */
+#define STAT_GAUGE(fn, expr)                                                   \
+    static double fn(void *ud)                                                 \
+    {                                                                          \
+        struct agg_ctx *a = ud;                                                \
+        pthread_mutex_lock(&a->mu);                                            \
+        double v = (double)(expr);                                             \
+        pthread_mutex_unlock(&a->mu);                                          \
+        return v;                                                              \
+    }
+STAT_GAUGE(g_ticks, a->last.ticks_read)
+STAT_GAUGE(g_replayed, a->last.replayed)
+STAT_GAUGE(g_late, a->last.rejected[FXP_R_LATE])
+STAT_GAUGE(g_writes, a->last.store_writes)
+STAT_GAUGE(g_retries, a->last.store_retries)
+STAT_GAUGE(g_paused, a->last.paused_ms / 1000.0)
+STAT_GAUGE(g_bars, a->last.bars_stored[0] + a->last.bars_stored[1] +
+                       a->last.bars_stored[2] + a->last.bars_stored[3] +
+                       a->last.bars_stored[4] + a->last.bars_stored[5] +
+                       a->last.bars_stored[6] + a->last.bars_stored[7])
+
+static fxp_err check_bus(void *ud, int timeout_ms, char *detail, size_t len)
+{
+    struct agg_ctx *a = ud;
+    int rc = fxp_bus_ping(a->probe, timeout_ms);
+    snprintf(detail, len, "%s",
+             rc == FXP_OK ? "reachable" : fxp_bus_errmsg(a->probe));
+    return (fxp_err)rc;
+}
+
+/* The health server, its bus check and the metrics; prints errors. */
+static int start_health(struct agg_ctx *a, const char *addr,
+                        const char *bus_url, const struct fxp_bus_opts *bo,
+                        struct fxp_health **out)
+{
+    char err[600];
+    struct fxp_bus_opts po = *bo;
+    po.group = NULL;
+    if (fxp_bus_open(bus_url, &po, &a->probe, err, sizeof err) != FXP_OK ||
+        fxp_health_start(addr, "aggregate", out, err, sizeof err) != FXP_OK) {
+        fxp_cli_error("aggregate", "--health %s: %s", addr, err);
+        return FXP_EXIT_IO;
+    }
+    struct fxp_health *h = *out;
+    static const struct {
+        const char *name, *help;
+        fxp_gauge_fn fn;
+    } g[] = {
+        {"fxpipe_aggregate_ticks", "Ticks read from the bus", g_ticks},
+        {"fxpipe_aggregate_replayed", "Ticks replayed from the journal",
+         g_replayed},
+        {"fxpipe_aggregate_late", "Ticks rejected as too late", g_late},
+        {"fxpipe_aggregate_bars", "Bar rows published", g_bars},
+        {"fxpipe_aggregate_publishes", "Batches published and confirmed",
+         g_writes},
+        {"fxpipe_aggregate_retries", "Publishes retried", g_retries},
+        {"fxpipe_aggregate_paused_seconds", "Time intake waited for room",
+         g_paused},
+    };
+    fxp_health_add_dep(h, "bus", true, check_bus, a);
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        fxp_health_gauge_fn(h, g[i].name, g[i].help, NULL, g[i].fn, a);
+    fprintf(stderr,
+            "aggregate: health on port %u (/healthz /readyz /metrics)\n",
+            (unsigned)fxp_health_port(h));
+    return FXP_EXIT_OK;
+}
 
 static int open_bus_source(void *ud, size_t index, fxp_csv_bad_fn on_bad,
                            void *bad_ud, struct fxp_source **out, char *errbuf,
@@ -76,6 +152,9 @@ static void on_progress(void *ud, const struct fxp_pipeline_stats *s)
 {
     struct agg_ctx *a = ud;
     double now = fxp_cli_now();
+    pthread_mutex_lock(&a->mu);
+    a->last = *s;
+    pthread_mutex_unlock(&a->mu);
     uint64_t n = s->ticks_read + s->replayed;
     if (n != a->last_ticks || a->last_change == 0) {
         a->last_ticks = n;
@@ -115,7 +194,8 @@ enum {
     O_TF,
     O_SESSION,
     O_PRICE,
-    O_IDLE
+    O_IDLE,
+    O_HEALTH
 };
 
 int cmd_aggregate(int argc, char **argv)
@@ -130,12 +210,13 @@ int cmd_aggregate(int argc, char **argv)
         {"session", required_argument, NULL, O_SESSION},
         {"price", required_argument, NULL, O_PRICE},
         {"idle-exit", required_argument, NULL, O_IDLE},
+        {"health", required_argument, NULL, O_HEALTH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *bus_url = getenv("FXPIPE_BUS");
     const char *prefix = "fxpipe", *group = "aggregate";
     const char *jdir = "aggregate.journal";
-    const char *tf = NULL, *session = NULL, *price = NULL;
+    const char *tf = NULL, *session = NULL, *price = NULL, *health = NULL;
     int64_t idle_s = 0;
     int c;
 
@@ -165,6 +246,9 @@ int cmd_aggregate(int argc, char **argv)
             break;
         case O_PRICE:
             price = optarg;
+            break;
+        case O_HEALTH:
+            health = optarg;
             break;
         case O_IDLE:
             if (fxp_cli_int(optarg, 0, 86400 * 365, &idle_s)) {
@@ -213,6 +297,8 @@ int cmd_aggregate(int argc, char **argv)
     struct fxp_journal *journal = NULL;
     struct fxp_symtab *st = NULL;
     struct agg_ctx a = {.idle_ms = idle_s * 1000};
+    struct fxp_health *hs = NULL;
+    pthread_mutex_init(&a.mu, NULL);
     char state[700], feed_id[300], corr[64];
     status = FXP_EXIT_IO;
     if (fxp_cli_core_open(&core, "aggregate") != FXP_OK)
@@ -273,6 +359,10 @@ int cmd_aggregate(int argc, char **argv)
     }
     a.in = in;
     a.st = st;
+    if (health &&
+        (status = start_health(&a, health, bus_url, &bo, &hs)) != FXP_EXIT_OK)
+        goto done;
+    fxp_health_set_state(hs, FXP_HEALTH_RUNNING);
     fprintf(stderr, "aggregate: %s ticks -> bars (group %s, journal %s)\n",
             bus_url, group, jdir);
 
@@ -291,6 +381,9 @@ int cmd_aggregate(int argc, char **argv)
         status = FXP_EXIT_FAIL;
     }
 done:
+    fxp_health_stop(hs);
+    fxp_bus_close(a.probe);
+    pthread_mutex_destroy(&a.mu);
     fxp_store_close(sink);
     fxp_bus_close(out);
     fxp_bus_close(in);

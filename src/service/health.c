@@ -477,6 +477,8 @@ void fxp_health_stop(struct fxp_health *h)
 
 void fxp_health_set_state(struct fxp_health *h, fxp_health_state s)
 {
+    if (!h)
+        return; /* a service running without the health server */
     atomic_store(&h->state, (int)s);
 }
 
