@@ -24,7 +24,6 @@
 #include "fxpipe/bus_store.h"
 #include "fxpipe/err.h"
 #include "fxpipe/symbol.h"
-#include "reliable/crc32c.h"
 #include "store/store_int.h"
 
 #define META_MAX 8
@@ -120,8 +119,11 @@ static int publish(struct fxp_store *s, struct bstore *b, const char *key,
                  key, fxp_strerror(rc));
         return rc;
     }
-    snprintf(id, sizeof id, "%s:%zu:%08x", key, len,
-             (unsigned)fxp__crc32c(0, buf, len));
+    /* The payload ends with the CRC of what precedes it (a CRC over the
+     * whole payload would be the same constant for every payload). */
+    const unsigned char *c = (const unsigned char *)buf + len - 4;
+    snprintf(id, sizeof id, "%s:%zu:%02x%02x%02x%02x", key, len, c[3], c[2],
+             c[1], c[0]);
     snprintf(corr, sizeof corr, "%s:%llu", b->corr,
              (unsigned long long)b->n_batches);
     rc = fxp_bus_publish(b->bus, b->stream, key, buf, len, id, corr);
