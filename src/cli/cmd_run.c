@@ -9,18 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
+#include "cli/feed.h"
 #include "cli/jobs.h"
-#include "fxpipe/calendar.h"
 #include "fxpipe/dlq.h"
 #include "fxpipe/err.h"
 #include "fxpipe/journal.h"
 #include "fxpipe/source.h"
 #include "fxpipe/store.h"
 #include "fxpipe/symbol.h"
-#include "fxpipe/time.h"
 
 static const char usage_text[] =
     "usage: fxpipe run [options]\n"
@@ -49,77 +47,6 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 done, 1 the job failed, 2 bad usage/config, 3 a file\n"
     "or the database is unusable.\n";
-
-struct run_ctx {
-    const struct fxp_config *cfg;
-    const struct fxp_cli_core *core;
-    struct fxp_symtab *st;
-    int64_t from, to;
-    double speed;
-};
-
-/* The last complete trading week before now: [close - 7 days, close) where
- * close is the most recent session close in the past. */
-static void last_week(const struct fxp_calendar *cal, int64_t *from,
-                      int64_t *to)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000;
-    struct fxp_span s[64];
-    size_t n = fxp_cal_sessions(cal, now - 21 * FXP_MS_PER_DAY, now, s, 64);
-    if (n > 64)
-        n = 64;
-    int64_t close = now;
-    for (size_t i = n; i-- > 0;)
-        if (s[i].close_ms < now) {
-            close = s[i].close_ms;
-            break;
-        }
-    *to = close;
-    *from = close - FXP_MS_PER_WEEK;
-}
-
-static int open_feed(void *ud, size_t index, fxp_csv_bad_fn on_bad,
-                     void *bad_ud, struct fxp_source **out, char *errbuf,
-                     size_t errlen)
-{
-    (void)index;
-    struct run_ctx *r = ud;
-    const char *feed = r->cfg->feed_feed;
-    if (!strncmp(feed, "replay:", 7)) {
-        struct fxp_source_opts o;
-        fxp_source_opts_default(&o);
-        o.kind = FXP_KIND_TICKS;
-        o.on_bad = on_bad;
-        o.ud = bad_ud;
-        struct fxp_source *file = NULL;
-        int rc =
-            fxp_source_open_file(feed + 7, &o, r->st, &file, errbuf, errlen);
-        if (rc != FXP_OK)
-            return rc;
-        rc = fxp_source_pace(file, r->speed, out);
-        if (rc != FXP_OK)
-            snprintf(errbuf, errlen, "cannot pace '%s'", feed + 7);
-        return rc;
-    }
-    struct fxp_synth_cfg sc;
-    fxp_synth_cfg_default(&sc);
-    sc.seed = (uint64_t)r->cfg->feed_seed;
-    sc.symbols = r->cfg->feed_symbols;
-    sc.from_ms = r->from;
-    sc.to_ms = r->to;
-    sc.quotes_per_sec = r->cfg->feed_quotes_per_sec;
-    sc.cal = r->core->cal;
-    struct fxp_source *syn = NULL;
-    int rc = fxp_source_open_synthetic(&sc, r->st, &syn, errbuf, errlen);
-    if (rc != FXP_OK)
-        return rc;
-    rc = fxp_source_pace(syn, r->speed, out);
-    if (rc != FXP_OK)
-        snprintf(errbuf, errlen, "cannot pace the synthetic feed");
-    return rc;
-}
 
 /* Flags that are config entries: long option -> entry name. */
 static const struct {
@@ -153,20 +80,6 @@ static void default_journal_dir(const char *db, char *out, size_t len)
     if (n > 3 && !strcmp(path + n - 3, ".db"))
         n -= 3;
     snprintf(out, len, "%.*s.journal", (int)n, path);
-}
-
-static int parse_speed(const char *s, double *speed)
-{
-    if (!strcmp(s, "max")) {
-        *speed = 0;
-        return 0;
-    }
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v > 0) || v > 1e9)
-        return -1;
-    *speed = v;
-    return 0;
 }
 
 static char run_label[] = "run";
@@ -225,18 +138,10 @@ int cmd_run(int argc, char **argv)
         fxp_cli_error("run", "unexpected argument '%s'", argv[optind]);
         return FXP_EXIT_USAGE;
     }
-    struct run_ctx rc_ = {.cfg = &cfg};
-    if (parse_speed(cfg.feed_speed, &rc_.speed)) {
-        fxp_cli_error("run", "bad speed '%s' (a positive number or max)",
-                      cfg.feed_speed);
-        return FXP_EXIT_USAGE;
-    }
-    if (strcmp(cfg.feed_feed, "synthetic") &&
-        strncmp(cfg.feed_feed, "replay:", 7)) {
-        fxp_cli_error("run", "unknown feed '%s' (synthetic or replay:FILE)",
-                      cfg.feed_feed);
-        return FXP_EXIT_USAGE;
-    }
+    struct fxp_cli_feed rc_ = {0};
+    status = fxp_cli_feed_check(&rc_, &cfg, "run");
+    if (status != FXP_EXIT_OK)
+        return status;
 
     struct fxp_cli_core core;
     fxp_cli_core_init(&core);
@@ -254,16 +159,9 @@ int cmd_run(int argc, char **argv)
     status = FXP_EXIT_IO;
     if (fxp_cli_core_open(&core, "run") != FXP_OK)
         goto done;
-    rc_.core = &core;
-    last_week(core.cal, &rc_.from, &rc_.to);
-    if ((cfg.feed_from[0] && fxp_time_parse_str(cfg.feed_from, &rc_.from)) ||
-        (cfg.feed_to[0] && fxp_time_parse_str(cfg.feed_to, &rc_.to))) {
-        fxp_cli_error("run", "bad --from/--to time");
-        status = FXP_EXIT_USAGE;
+    status = fxp_cli_feed_range(&rc_, &core, "run");
+    if (status != FXP_EXIT_OK)
         goto done;
-    }
-    if (cfg.feed_from[0] && !cfg.feed_to[0])
-        rc_.to = rc_.from + FXP_MS_PER_WEEK;
     status = fxp_cli_store_open(&cs, "run", true);
     if (status != FXP_EXIT_OK)
         goto done;
@@ -289,12 +187,7 @@ int cmd_run(int argc, char **argv)
             snprintf(jdir, sizeof jdir, "%s", cfg.journal_dir);
         else
             default_journal_dir(cs.url, jdir, sizeof jdir);
-        if (!strcmp(cfg.feed_feed, "synthetic"))
-            snprintf(feed_id, sizeof feed_id, "synthetic:%s:%lld:%lld:%lld",
-                     cfg.feed_symbols, (long long)cfg.feed_seed,
-                     (long long)rc_.from, (long long)rc_.to);
-        else
-            snprintf(feed_id, sizeof feed_id, "%s", cfg.feed_feed);
+        fxp_cli_feed_id(&rc_, feed_id, sizeof feed_id);
         struct fxp_journal_opts jo;
         fxp_journal_opts_default(&jo);
         jo.fsync = (fxp_fsync_policy)cfg.journal_fsync;
@@ -311,20 +204,15 @@ int cmd_run(int argc, char **argv)
         pc.feed_id = feed_id;
     }
 
-    char a[32], b[32];
-    fxp_time_format_iso(rc_.from, a, sizeof a);
-    fxp_time_format_iso(rc_.to, b, sizeof b);
-    if (!strcmp(cfg.feed_feed, "synthetic"))
-        fprintf(stderr, "run: synthetic feed %s (seed %lld) %s .. %s -> %s\n",
-                cfg.feed_symbols, (long long)cfg.feed_seed, a, b, cs.url);
-    else
-        fprintf(stderr, "run: %s -> %s\n", cfg.feed_feed, cs.url);
+    char what[1500];
+    fxp_cli_feed_describe(&rc_, what, sizeof what);
+    fprintf(stderr, "run: %s -> %s\n", what, cs.url);
 
     fxp_cli_signals_install();
     struct fxp_pipeline_stats stats;
-    int rc =
-        fxp_pipeline_run(&pc, open_feed, &rc_, 1, st, cs.store, &fxp_cli_stop,
-                         fxp_cli_progress, run_label, &stats, err, sizeof err);
+    int rc = fxp_pipeline_run(&pc, fxp_cli_feed_open, &rc_, 1, st, cs.store,
+                              &fxp_cli_stop, fxp_cli_progress, run_label,
+                              &stats, err, sizeof err);
     fxp_cli_progress_done();
     if (stats.replayed)
         fprintf(stderr,
