@@ -42,7 +42,8 @@ listen: 127.0.0.1:$p
 http: 127.0.0.1:$m
 jetstream { store_dir: "$d/js", max_memory_store: 256MB, max_file_store: 2GB }
 CONF
-  nats-server -c "$d/conf" -l "$d/log" & echo $! > "$d/pid"
+  nats-server -c "$d/conf" -l "$d/log" </dev/null >>"$d/stdout" 2>&1 &
+  echo $! > "$d/pid"
   wait_for 20 curl -sf "http://127.0.0.1:$m/healthz?js-enabled-only=true" \
     || die "nats-server did not become ready (log: $d/log)"
   env_set FXP_NATS_URL "nats://127.0.0.1:$p"
@@ -78,7 +79,8 @@ XML
   <mark_cache_size>268435456</mark_cache_size>
 </yandex>
 XML
-  clickhouse-server --config-file="$d/config.xml" > "$d/stdout" 2>&1 & echo $! > "$d/pid"
+  clickhouse-server --config-file="$d/config.xml" </dev/null >"$d/stdout" 2>&1 &
+  echo $! > "$d/pid"
   wait_for 30 sh -c "curl -sf http://127.0.0.1:$p/ping | grep -q Ok" \
     || die "clickhouse-server did not become ready (log: $d/err.log)"
   env_set FXP_CH_URL "clickhouse://127.0.0.1:$p/default"

@@ -59,6 +59,20 @@ start_bridge() { # bus prefix group store...
   pids+=("$bridge_pid")
 }
 
+# wait_like_ref DB [SECONDS]: until the SQLite store holds as many bars
+# with the same sum of versions as the reference (every bar final), at most
+# SECONDS (180).
+wait_like_ref() {
+  local want got
+  want=$(sqlite3 "$tmp/ref.db" "select count(*) || ',' || sum(version) from bars")
+  for _ in $(seq $((${2:-180} * 2))); do
+    got=$(sqlite3 "$1" "select count(*) || ',' || sum(version) from bars" 2>/dev/null)
+    [ "$got" = "$want" ] && { echo "# the chain holds the reference's $want (bars,sum of versions)"; return 0; }
+    sleep 0.5
+  done
+  echo "# gave up waiting: $got, reference $want"
+}
+
 # wait_quiet DB: until the SQLite store's bar count has not changed for 3 s
 # (at most 120 s).
 wait_quiet() {
