@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define FXP_CONFIG_N_ENTRIES 42   /* rows of the entry table */
+#define FXP_CONFIG_N_ENTRIES 50   /* rows of the entry table */
 #define FXP_CONFIG_PATH_MAX  512  /* bytes of a path setting, NUL included */
 #define FXP_CONFIG_LIST_MAX  1024 /* bytes of feed.symbols, NUL included */
 
@@ -92,6 +92,16 @@ struct fxp_config {
     int64_t pipeline_queue_batches; /* capacity of a stage queue, batches */
     int64_t pipeline_batch_size;    /* records per batch */
     int64_t pipeline_pause_warn_ms; /* backpressure warning, 0 = never */
+
+    /* [bus] and the services (distributed mode) */
+    char bus_url[FXP_CONFIG_PATH_MAX];      /* "" = --bus or $FXPIPE_BUS */
+    char bus_prefix[64];                    /* subject / topic prefix */
+    char ingest_journal[FXP_CONFIG_PATH_MAX];
+    char ingest_health[64];                 /* "" = no health server */
+    char aggregate_journal[FXP_CONFIG_PATH_MAX];
+    char aggregate_health[64];
+    char bridge_stores[FXP_CONFIG_LIST_MAX]; /* comma-separated store URLs */
+    char bridge_health[64];
 
     /* [log] */
     int log_level; /* 0 error, 1 warn, 2 info, 3 debug */

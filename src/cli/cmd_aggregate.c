@@ -39,9 +39,9 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  -c, --config FILE        configuration file (also $FXPIPE_CONFIG)\n"
-    "      --bus URL            nats://H:P[,H:P..] | kafka://H:P[,..] "
-    "($FXPIPE_BUS)\n"
-    "      --bus-prefix P       subject/topic prefix (fxpipe)\n"
+    "      --bus URL            nats://H:P[,H:P..] | kafka://H:P[,..]\n"
+    "                           (bus.url, else $FXPIPE_BUS)\n"
+    "      --bus-prefix P       subject/topic prefix (bus.prefix)\n"
     "      --group NAME         consumer group on the ticks stream "
     "(aggregate)\n"
     "      --journal DIR        the local tick journal (aggregate.journal);\n"
@@ -50,7 +50,8 @@ static const char usage_text[] =
     "      --session NAME       ny-close | utc (bars.session)\n"
     "      --price BASIS        mid | bid | ask (bars.price)\n"
     "      --health ADDR        serve /healthz /readyz /metrics on ADDR\n"
-    "                           (127.0.0.1:PORT); default off\n"
+    "                           (127.0.0.1:PORT; aggregate.health); off by\n"
+    "                           default\n"
     "      --idle-exit SEC      stop cleanly after SEC seconds without input\n"
     "                           (0: run until a signal; the default)\n"
     "  -h, --help               show this help\n"
@@ -213,9 +214,9 @@ int cmd_aggregate(int argc, char **argv)
         {"health", required_argument, NULL, O_HEALTH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *bus_url = getenv("FXPIPE_BUS");
-    const char *prefix = "fxpipe", *group = "aggregate";
-    const char *jdir = "aggregate.journal";
+    const char *config = NULL, *bus_url = NULL;
+    const char *prefix = NULL, *group = "aggregate";
+    const char *jdir = NULL;
     const char *tf = NULL, *session = NULL, *price = NULL, *health = NULL;
     int64_t idle_s = 0;
     int c;
@@ -268,14 +269,19 @@ int cmd_aggregate(int argc, char **argv)
         fxp_cli_error("aggregate", "unexpected argument '%s'", argv[optind]);
         return FXP_EXIT_USAGE;
     }
-    if (!bus_url || !bus_url[0]) {
-        fxp_cli_error("aggregate", "no bus: give --bus URL or $FXPIPE_BUS");
-        return FXP_EXIT_USAGE;
-    }
     struct fxp_config cfg;
     int status = fxp_cli_config_load(&cfg, config, "aggregate");
     if (status != FXP_EXIT_OK)
         return status;
+    bus_url = fxp_cli_bus_url(bus_url, &cfg);
+    if (!bus_url) {
+        fxp_cli_error("aggregate",
+                      "no bus: give --bus URL, bus.url or $FXPIPE_BUS");
+        return FXP_EXIT_USAGE;
+    }
+    prefix = fxp_cli_pick(prefix, cfg.bus_prefix);
+    jdir = fxp_cli_pick(jdir, cfg.aggregate_journal);
+    health = fxp_cli_pick(health, cfg.aggregate_health);
     char err[700];
     const char *sets[][2] = {{"bars.timeframes", tf},
                              {"bars.session", session},

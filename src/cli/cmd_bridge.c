@@ -30,21 +30,24 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "      --bus URL            nats://HOST:PORT or kafka://HOST:PORT\n"
-    "                           (default: $FXPIPE_BUS)\n"
+    "                           (bus.url, else $FXPIPE_BUS)\n"
     "      --store URL          a store that must hold every batch; repeat\n"
-    "                           for more (default: store.db); sqlite:PATH,\n"
+    "                           for more (default: bridge.stores, else\n"
+    "                           store.db); sqlite:PATH,\n"
     "                           postgresql://..., clickhouse://...\n"
     "      --store-optional URL a store whose failure only degrades\n"
     "                           readiness: its batches go to the dead-letter\n"
     "                           file after the last retry\n"
     "      --group NAME         consumer group (default: bridge)\n"
-    "      --prefix P           subject / topic prefix (default: fxpipe)\n"
+    "      --bus-prefix P       subject / topic prefix (bus.prefix; also\n"
+    "                           --prefix)\n"
     "      --dlq FILE|none      dead-letter file (default: store.dlq, else\n"
     "                           the first store's path with .dlq); none: a\n"
     "                           required store is retried until it is back\n"
     "      --batch N            messages per fetch (default: 64)\n"
     "      --health ADDR        serve /healthz, /readyz and /metrics on\n"
-    "                           ADDR, e.g. 127.0.0.1:9102 (default: off)\n"
+    "                           ADDR, e.g. 127.0.0.1:9102 (bridge.health;\n"
+    "                           default: off)\n"
     "      --wait SEC           wait at start for the bus and the stores\n"
     "                           (default: 60)\n"
     "      --stop-deadline SEC  time to finish the batch in hand after a\n"
@@ -77,6 +80,7 @@ static const struct option long_opts[] = {
     {"store-optional", required_argument, NULL, OPT_STORE_OPT},
     {"group", required_argument, NULL, OPT_GROUP},
     {"prefix", required_argument, NULL, OPT_PREFIX},
+    {"bus-prefix", required_argument, NULL, OPT_PREFIX},
     {"dlq", required_argument, NULL, OPT_DLQ},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"health", required_argument, NULL, OPT_HEALTH},
@@ -166,13 +170,6 @@ static int parse(int argc, char **argv, struct bridge_args *a, bool *help)
         fxp_cli_error("bridge", "unexpected argument '%s'", argv[optind]);
         return FXP_EXIT_USAGE;
     }
-    if (!a->bus)
-        a->bus = getenv("FXPIPE_BUS");
-    if (!a->bus || !a->bus[0]) {
-        fxp_cli_error("bridge", "no bus: give --bus nats://HOST:PORT (or "
-                                "kafka://...) or set FXPIPE_BUS");
-        return FXP_EXIT_USAGE;
-    }
     return FXP_EXIT_OK;
 }
 
@@ -210,6 +207,26 @@ int cmd_bridge(int argc, char **argv)
     status = fxp_cli_config_load(&cfg, a.config, "bridge");
     if (status != FXP_EXIT_OK)
         return status;
+    bool had_flags = a.n_stores > 0;
+    a.bus = fxp_cli_bus_url(a.bus, &cfg);
+    if (!a.bus) {
+        fxp_cli_error("bridge", "no bus: give --bus nats://HOST:PORT (or "
+                                "kafka://...), bus.url or $FXPIPE_BUS");
+        return FXP_EXIT_USAGE;
+    }
+    a.prefix = fxp_cli_pick(a.prefix, cfg.bus_prefix);
+    a.health = fxp_cli_pick(a.health, cfg.bridge_health);
+    /* bridge.stores: comma-separated URLs, when no --store was given. */
+    for (char *p = cfg.bridge_stores;
+         !had_flags && *p && a.n_stores < FXP_BRIDGE_MAX_STORES;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p)
+            a.stores[a.n_stores++] =
+                (struct fxp_bridge_store){.url = p, .optional = false};
+        p = comma ? comma + 1 : p + strlen(p);
+    }
     if (!a.n_stores)
         a.stores[a.n_stores++] =
             (struct fxp_bridge_store){.url = cfg.store_db, .optional = false};

@@ -21,7 +21,7 @@
 #include "fxpipe/symbol.h"
 
 static const char usage_text[] =
-    "usage: fxpipe ingest --bus URL --journal DIR [options]\n"
+    "usage: fxpipe ingest [--bus URL] [--journal DIR] [options]\n"
     "\n"
     "The ingest service: a live feed (as 'fxpipe run' reads it) ->\n"
     "validation and market hours (as 'fxpipe run' judges them) -> the\n"
@@ -33,13 +33,14 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "      --bus URL            nats://H:P[,...] or kafka://H:P[,...]\n"
-    "                           (also $FXPIPE_BUS)\n"
-    "      --bus-prefix P       subject / topic prefix (fxpipe)\n"
+    "                           (bus.url, else $FXPIPE_BUS)\n"
+    "      --bus-prefix P       subject / topic prefix (bus.prefix)\n"
     "      --journal DIR        the journal and the published state\n"
+    "                           (ingest.journal)\n"
     "      --dlq FILE|none      dead-letter file (DIR/rejects.dlq)\n"
     "      --id ID              names this ingest in ids (ingest)\n"
     "      --health ADDR        serve /healthz /readyz /metrics on\n"
-    "                           ADDR (127.0.0.1:PORT); default off\n"
+    "                           ADDR (127.0.0.1:PORT; ingest.health)\n"
     "      --stop-deadline SEC  drain time after a stop request (30)\n"
     "      --breaker-open SEC   bus breaker: time open before a probe (30)\n"
     "  -c, --config FILE        configuration file (also $FXPIPE_CONFIG)\n"
@@ -177,12 +178,14 @@ static int parse(int argc, char **argv, const struct option *opts,
         fxp_cli_error("ingest", "unexpected argument '%s'", argv[optind]);
         return FXP_EXIT_USAGE;
     }
-    if (!a->bus || !a->bus[0])
-        a->bus = getenv("FXPIPE_BUS");
-    if (!a->bus || !a->bus[0]) {
-        fxp_cli_error("ingest", "no bus: give --bus URL or set FXPIPE_BUS");
+    a->bus = fxp_cli_bus_url(a->bus, cfg);
+    if (!a->bus) {
+        fxp_cli_error("ingest",
+                      "no bus: give --bus URL, bus.url or $FXPIPE_BUS");
         return FXP_EXIT_USAGE;
     }
+    a->journal = fxp_cli_pick(a->journal, cfg->ingest_journal);
+    a->health = fxp_cli_pick(a->health, cfg->ingest_health);
     if (strncmp(a->bus, "nats://", 7) && strncmp(a->bus, "kafka://", 8)) {
         fxp_cli_error("ingest",
                       "bad bus url '%s' (nats://HOST:PORT[,...] or "
@@ -198,6 +201,7 @@ static int parse(int argc, char **argv, const struct option *opts,
         fxp_cli_error("ingest", "--bus-prefix: empty");
         return FXP_EXIT_USAGE;
     }
+    a->prefix = fxp_cli_pick(a->prefix, cfg->bus_prefix);
     return FXP_EXIT_OK;
 }
 

@@ -149,3 +149,18 @@ void fxp_cli_store_close(struct fxp_cli_store *cs)
     fxp_store_close(cs->store);
     cs->store = NULL;
 }
+
+const char *fxp_cli_pick(const char *flag, const char *cfg_value)
+{
+    if (flag && flag[0])
+        return flag;
+    return cfg_value && cfg_value[0] ? cfg_value : NULL;
+}
+
+const char *fxp_cli_bus_url(const char *flag, const struct fxp_config *cfg)
+{
+    const char *url = fxp_cli_pick(flag, cfg->bus_url);
+    if (!url)
+        url = getenv("FXPIPE_BUS");
+    return url && url[0] ? url : NULL;
+}

@@ -64,6 +64,13 @@ int fxp_cli_config_load(struct fxp_config *cfg, const char *path,
 /* Parse a whole decimal integer in [min, max]; 0 on success. */
 int fxp_cli_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* The bus of a service: the flag, else bus.url, else $FXPIPE_BUS; NULL
+ * when none is set. */
+const char *fxp_cli_bus_url(const char *flag, const struct fxp_config *cfg);
+
+/* A flag's value, else the config value when it is not empty, else NULL. */
+const char *fxp_cli_pick(const char *flag, const char *cfg_value);
+
 /* Seconds from a monotonic clock. */
 double fxp_cli_now(void);
 

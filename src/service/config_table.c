@@ -200,6 +200,27 @@ const struct fxp__config_entry fxp__config_entries[] = {
     INT("pipeline.pause_warn_ms", 0, 86400000, "600000", pipeline_pause_warn_ms,
         "Warn when backpressure pauses the source this long; 0 = never."),
 
+    /* [bus] and the services */
+    STRING("bus.url", "", bus_url, NULL, "nats://H:P[,..] | kafka://H:P[,..]",
+           "The bus joining ingest, aggregate and bridge; empty = --bus or "
+           "$FXPIPE_BUS."),
+    STRING("bus.prefix", "fxpipe", bus_prefix, check_nonempty, "name",
+           "Prefix of the bus's subjects and topics."),
+    STRING("ingest.journal", "ingest.journal", ingest_journal, check_nonempty,
+           "directory", "The ingest service's journal (its spool)."),
+    STRING("ingest.health", "", ingest_health, NULL, "HOST:PORT, or empty",
+           "Where ingest serves /healthz, /readyz, /metrics; empty = off."),
+    STRING("aggregate.journal", "aggregate.journal", aggregate_journal,
+           check_nonempty, "directory",
+           "The aggregate service's tick journal."),
+    STRING("aggregate.health", "", aggregate_health, NULL,
+           "HOST:PORT, or empty",
+           "Where aggregate serves /healthz, /readyz, /metrics; empty = off."),
+    STRING("bridge.stores", "", bridge_stores, NULL, "URL[,URL..], or empty",
+           "Stores the bridge writes every batch to; empty = store.db."),
+    STRING("bridge.health", "", bridge_health, NULL, "HOST:PORT, or empty",
+           "Where bridge serves /healthz, /readyz, /metrics; empty = off."),
+
     /* [log] */
     ENUM("log.level", level_words, "info", log_level,
          "Least severe level that is logged."),

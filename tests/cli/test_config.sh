@@ -77,8 +77,8 @@ for (s, k), v in want.items():
     if got != v:
         sys.exit(f"{s}.{k} = {got!r}, want {v!r}")
 n = sum(len(p.options(s)) for s in p.sections())
-if n != 42:
-    sys.exit(f"{n} keys, want 42")
+if n != 50:
+    sys.exit(f"{n} keys, want 50")
 EOF
     then
         fail "python configparser cannot read the output as expected"
@@ -200,7 +200,7 @@ expect_out "usage: fxpipe config" "--help"
 run config --markdown
 expect_rc 0 "--markdown"
 lines=$(wc -l <out.txt)
-[ "$lines" -eq 44 ] || fail "--markdown: $lines lines, want 44"
+[ "$lines" -eq 52 ] || fail "--markdown: $lines lines, want 52"
 # shellcheck disable=SC2016 # backquotes are Markdown, not a command
 expect_out '| `store.db` |' "--markdown"
 
