@@ -133,8 +133,10 @@ int fxp_cli_store_open(struct fxp_cli_store *cs, const char *cmd, bool create)
     so.busy_timeout_ms = (int)cs->cfg.store_busy_timeout_ms;
     so.keep_ticks = cs->cfg.store_keep_ticks;
     so.tick_retention_ms = cs->cfg.store_tick_retention_days * 86400000LL;
-    so.on_note = store_note;
-    so.note_ud = (void *)cmd;
+    if (create) { /* jobs that write log what the store chose; readers don't */
+        so.on_note = store_note;
+        so.note_ud = (void *)cmd;
+    }
     char err[600];
     int rc = fxp_store_open(cs->url, &so, &cs->store, err, sizeof err);
     if (rc != FXP_OK) {
