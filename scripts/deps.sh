@@ -8,7 +8,7 @@ PKGS=(build-essential cmake pkg-config clang clang-format libclang-rt-dev
       python3 python3-pandas bc curl
       libpq-dev libnats-dev librdkafka-dev libmicrohttpd-dev
       nats-server clickhouse-server clickhouse-client postgresql prometheus
-      kcat python3-confluent-kafka python3-psycopg2)
+      kcat python3-confluent-kafka python3-psycopg2 python3-yaml systemd)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

@@ -3,6 +3,7 @@
  * series; with --fill, back-fill them first; with --serve, the same job on
  * an interval (one run at a time, missed runs coalesced).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -229,12 +230,29 @@ static int64_t now_ms(void)
 static int serve(struct job *j)
 {
     char lock[700];
-    snprintf(lock, sizeof lock, "%s.gaps.lock", j->cs.url);
+    if (strstr(j->cs.url, "://")) {
+        /* A network store: one runner per host, locked in the temp dir
+         * under a name made from the URL. */
+        const char *tmp = getenv("TMPDIR");
+        char name[300];
+        size_t n = 0;
+        for (const char *p = j->cs.url; *p && n + 1 < sizeof name; p++)
+            name[n++] = isalnum((unsigned char)*p) ? *p : '_';
+        name[n] = '\0';
+        snprintf(lock, sizeof lock, "%s/fxpipe-gaps-%s.lock",
+                 tmp && tmp[0] ? tmp : "/tmp", name);
+    } else {
+        snprintf(lock, sizeof lock, "%s.gaps.lock", j->cs.url);
+    }
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd < 0) {
+        fxp_cli_error("gaps", "cannot create the lock '%s': %s", lock,
+                      strerror(errno));
+        return 3;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         fxp_cli_error("gaps", "another 'fxpipe gaps --serve' holds '%s'", lock);
-        if (fd >= 0)
-            close(fd);
+        close(fd);
         return 2;
     }
     double next = fxp_cli_now();
