@@ -9,6 +9,7 @@ dir=$(mktemp -d /tmp/fxp-srv.XXXXXX); chmod 755 "$dir"
 trap '"$here/../../scripts/servers.sh" stop "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 # shellcheck disable=SC2086
 "$here/../../scripts/servers.sh" start "$dir" $names
+touch "$dir/env"
 set -a; . "$dir/env"; set +a
 export FXP_SERVERS_DIR=$dir
 "$@"
