@@ -94,10 +94,10 @@ struct fxp_config {
     int64_t pipeline_pause_warn_ms; /* backpressure warning, 0 = never */
 
     /* [bus] and the services (distributed mode) */
-    char bus_url[FXP_CONFIG_PATH_MAX];      /* "" = --bus or $FXPIPE_BUS */
-    char bus_prefix[64];                    /* subject / topic prefix */
+    char bus_url[FXP_CONFIG_PATH_MAX]; /* "" = --bus or $FXPIPE_BUS */
+    char bus_prefix[64];               /* subject / topic prefix */
     char ingest_journal[FXP_CONFIG_PATH_MAX];
-    char ingest_health[64];                 /* "" = no health server */
+    char ingest_health[64]; /* "" = no health server */
     char aggregate_journal[FXP_CONFIG_PATH_MAX];
     char aggregate_health[64];
     char bridge_stores[FXP_CONFIG_LIST_MAX]; /* comma-separated store URLs */

@@ -305,8 +305,8 @@ int fxp_store_rescan_coverage(struct fxp_store *s, const char *symbol)
 {
     int64_t t0 = slow_start(s);
     /* NULL: the backend counts from the bars, nothing to rebuild. */
-    int rc = s->ops->rescan_coverage ? s->ops->rescan_coverage(s, symbol)
-                                     : FXP_OK;
+    int rc =
+        s->ops->rescan_coverage ? s->ops->rescan_coverage(s, symbol) : FXP_OK;
 
     slow_end(s, t0);
     return rc;

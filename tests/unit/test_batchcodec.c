@@ -424,7 +424,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_batchcodec__round_trip_by_symbol_name),
         T(test_batchcodec__nan_and_empty_parts_survive),
-    T(test_batchcodec__tick_positions_round_trip),
+        T(test_batchcodec__tick_positions_round_trip),
         T(test_batchcodec__encode_refuses_unnamed_symbols),
         T(test_batchcodec__every_truncation_is_eparse),
         T(test_batchcodec__every_flipped_byte_is_eparse),
