@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/serve_health.h"
 #include "cli/fetch.h"
 #include "cli/gaps_out.h"
 #include "cli/jobs.h"
@@ -64,6 +65,8 @@ static const char usage_text[] =
     "                                SIGTERM; the range is the last\n"
     "                                --lookback-days (gaps.lookback_days, 7)\n"
     "                                unless given\n"
+    "      --health ADDR             with --serve: /healthz, /readyz (the\n"
+    "                                last run did not fail), /metrics\n"
     "  -c, --config FILE             configuration file\n"
     "  -h, --help                    show this help\n"
     "\n"
@@ -78,6 +81,8 @@ struct job {
     unsigned tf_mask;
     int64_t from, to;
     bool have_from, have_to, json, fill, force, serve, rescan;
+    const char *health_addr; /* --health with --serve, or NULL */
+    struct fxp_serve_health *health;
     const char *html;
     const char *source, *base_url;
     double rate;
@@ -255,6 +260,13 @@ static int serve(struct job *j)
         close(fd);
         return 2;
     }
+    if (j->health_addr) {
+        int st = fxp_serve_health_start(j->health_addr, "gaps", &j->health);
+        if (st != FXP_EXIT_OK) {
+            close(fd);
+            return st;
+        }
+    }
     double next = fxp_cli_now();
     int status = 0;
     while (!fxp_cli_stop) {
@@ -265,6 +277,7 @@ static int serve(struct job *j)
         double t0 = fxp_cli_now();
         status = run_once(j);
         double took = fxp_cli_now() - t0;
+        fxp_serve_health_run(j->health, status, took);
         next += (double)j->interval_s;
         if (took > (double)j->interval_s)
             fprintf(stderr,
@@ -284,6 +297,7 @@ static int serve(struct job *j)
             nanosleep(&nap, NULL);
         }
     }
+    fxp_serve_health_stop(j->health);
     close(fd);
     return status == 2 ? 2 : 0;
 }
@@ -318,6 +332,7 @@ static int parse_args(struct job *j, int argc, char **argv)
         {"serve", no_argument, NULL, 'V'},
         {"interval", required_argument, NULL, 'I'},
         {"lookback-days", required_argument, NULL, 'K'},
+        {"health", required_argument, NULL, 'E'},
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -387,6 +402,9 @@ static int parse_args(struct job *j, int argc, char **argv)
         case 'V':
             j->serve = true;
             break;
+        case 'E':
+            j->health_addr = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return -1;
@@ -422,6 +440,10 @@ static int parse_args(struct job *j, int argc, char **argv)
     j->n_files = argc - optind;
     if (!j->tf_mask)
         j->tf_mask = FXP_TF_ALL_MASK;
+    if (j->health_addr && !j->serve) {
+        fxp_cli_error("gaps", "--health goes with --serve");
+        return 2;
+    }
     if (!j->serve && (!j->have_from || !j->have_to)) {
         fxp_cli_error("gaps", "--from and --to are required");
         return 2;
