@@ -1,6 +1,7 @@
 /*
  * test_bus_nats.c - the NATS JetStream bus backend (bus.h) against a real
- * nats-server. servers: nats
+ * nats-server.
+ * servers: nats
  *
  * Streams created and checked, ordered per-symbol delivery with keys,
  * headers and payloads intact, de-duplication by message id, redelivery

@@ -1,6 +1,7 @@
 /*
  * test_bus_nats_faults.c - the NATS JetStream bus backend when things go
- * wrong, against a real nats-server. servers: nats
+ * wrong, against a real nats-server.
+ * servers: nats
  *
  * An unreachable server, stream definitions that conflict, the server
  * stopped and started again (publish, flush, ping, fetch and commit fail

@@ -1,5 +1,6 @@
 /*
- * test_ingest.c - `fxpipe ingest` against a real nats-server. servers: nats
+ * test_ingest.c - `fxpipe ingest` against a real nats-server.
+ * servers: nats
  *
  * A generated tick file (three symbols, crossed quotes, unparsable lines,
  * ticks in closed-market hours) replayed through the binary into a fresh
