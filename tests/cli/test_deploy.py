@@ -421,6 +421,9 @@ def compose_checks(compose, entry, runtime, prom):
         if "--health" in opts:
             if not check(f"compose: {svc} serves --health", health is not None):
                 continue
+            if "--serve" in opts:
+                check(f"compose: {svc} runs --serve (--health goes with it)",
+                      any(n == "--serve" for n, _ in pairs))
             host, _, port = health.rpartition(":")
             check(f"compose: {svc} --health listens beyond the container's "
                   f"loopback (Prometheus scrapes it)", host == "0.0.0.0",
@@ -555,7 +558,13 @@ def unit_argv(value):
 
 def systemd_checks(cmds, compose_names, entry):
     units = sorted(glob.glob(os.path.join(UNITS, "*.service")))
-    timers = sorted(glob.glob(os.path.join(UNITS, "*.timer")))
+    others = sorted(os.path.basename(f) for f in
+                    glob.glob(os.path.join(UNITS, "*"))
+                    if not f.endswith(".service"))
+    # every fxpipe service is long-lived (gaps too: gaps --serve); a timer
+    # or another unit type would escape the checks below
+    check("systemd: deploy/systemd holds only .service units", not others,
+          str(others))
     unit_names = {os.path.basename(u)[:-len(".service")] for u in units}
     fx_services = {n for n in compose_names if n.startswith("fxpipe-")}
     check("systemd: one unit per fxpipe compose service",
@@ -564,17 +573,6 @@ def systemd_checks(cmds, compose_names, entry):
     notify = subprocess.run(["grep", "-rlE", "sd_notify|NOTIFY_SOCKET",
                              os.path.join(SRC, "src")],
                             capture_output=True, text=True).stdout.strip()
-    timer_units = {}
-    for t in timers:
-        u = parse_unit(read(t))
-        target = (u.get("Timer", {}).get("Unit") or
-                  [os.path.basename(t)[:-len(".timer")] + ".service"])[-1]
-        timer_units[target] = os.path.basename(t)
-        check(f"systemd: {os.path.basename(t)} starts an existing unit and "
-              f"is wanted by timers.target",
-              os.path.exists(os.path.join(UNITS, target)) and
-              "timers.target" in " ".join(u.get("Install", {}).get(
-                  "WantedBy", [])), target)
 
     # systemd-analyze verify, on copies whose fxpipe is the binary under test
     # (verify refuses a missing executable). Any message fails: an unknown
@@ -583,13 +581,13 @@ def systemd_checks(cmds, compose_names, entry):
         print("SKIP - systemd-analyze verify (not installed)")
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            for f in units + timers:
+            for f in units:
                 txt = read(f)
                 if entry:
                     txt = txt.replace(entry, FX)
                 with open(os.path.join(tmp, os.path.basename(f)), "w") as g:
                     g.write(txt)
-            for f in units + timers:
+            for f in units:
                 name = os.path.basename(f)
                 r = subprocess.run(["systemd-analyze", "verify", "--man=no",
                                     os.path.join(tmp, name)],
@@ -631,17 +629,12 @@ def systemd_checks(cmds, compose_names, entry):
             check(f"systemd: {name} runs the compose command (hosts aside)",
                   sub == csub and a == b,
                   f"\n    systemd: {a}\n    compose: {b}")
-        oneshot = get("Type") == "oneshot"
-        if oneshot:
-            check(f"systemd: {name} (oneshot) is started by a timer",
-                  name in timer_units)
-        else:
-            check(f"systemd: {name} Type=simple (no sd_notify in the code)",
-                  get("Type") in ("simple", "exec") or
-                  (get("Type") == "notify" and bool(notify)), get("Type"))
-            check(f"systemd: {name} is wanted by multi-user.target",
-                  "multi-user.target" in " ".join(
-                      u.get("Install", {}).get("WantedBy", [])))
+        check(f"systemd: {name} Type=simple (no sd_notify in the code)",
+              get("Type") in ("simple", "exec") or
+              (get("Type") == "notify" and bool(notify)), get("Type"))
+        check(f"systemd: {name} is wanted by multi-user.target",
+              "multi-user.target" in " ".join(
+                  u.get("Install", {}).get("WantedBy", [])))
         check(f"systemd: {name} Restart=on-failure",
               get("Restart") == "on-failure", get("Restart"))
         check(f"systemd: {name} KillSignal=SIGTERM",
@@ -719,6 +712,9 @@ def alert_checks(alerts):
         "ingest backlog growing": lambda e, r: "fxpipe_ingest_backlog" in e,
         "dead letters increasing": lambda e, r: "dead_letters_total" in e and
         re.search(r"\b(increase|rate|irate|delta)\(", e),
+        "failed gaps runs": lambda e, r: re.search(
+            r"\b(increase|rate|irate)\(fxpipe_gaps_failed_runs_total\b", e)
+        and re.search(r"fxpipe_gaps_last_status\s*(>=\s*2|>\s*1)(?![\d.])", e),
     }
     for what, ok in want.items():
         check(f"alerts.yml: an alert for {what}",
@@ -780,6 +776,7 @@ def conf_checks(cmds):
                  ("bus.prefix", "fxpipe-bridge", "--bus-prefix", 1),
                  ("ingest.journal", "fxpipe-ingest", "--journal", 1),
                  ("aggregate.journal", "fxpipe-aggregate", "--journal", 1),
+                 ("gaps.lookback_days", "fxpipe-gaps", "--lookback-days", 1),
                  ("store.stop_deadline_ms", "fxpipe-bridge", "--stop-deadline",
                   1000)]
         for key, svc, flag, scale in flags:
