@@ -360,12 +360,24 @@ static void test_rebalance_drops_revoked(void **state)
     assert_int_equal(fetch_until(a, &first, 96, 30000, false), 96);
     b = member("t3b", "g3b");
     for (int64_t end = now_ms() + 30000;
-         after[0].n + after[1].n < 96 && now_ms() < end;) {
+         distinct(after) < 96 && now_ms() < end;) {
         fetch(a, &after[0], 64, 100);
         fetch(b, &after[1], 64, 100);
     }
-    assert_int_equal(after[0].n + after[1].n, 96);
+    assert_int_equal(distinct(after), 96); /* nothing lost */
     assert_true(after[1].n > 0);
+    if (after[0].n + after[1].n > 96) {
+        /* More than the one rebalance this test is about happened (a
+         * member starved of CPU missed its session): what is checked
+         * below is not defined then. */
+        print_message("# %zu deliveries for 96 messages: another rebalance "
+                      "happened; the revoked-offsets check is skipped\n",
+                      after[0].n + after[1].n);
+        fxp_bus_close(b);
+        fxp_bus_close(a);
+        fxp_bus_close(p);
+        skip();
+    }
     OK(fxp_bus_commit(a)); /* only what A got after the rebalance */
     fxp_bus_close(b);      /* B commits nothing */
     fxp_bus_close(a);
