@@ -303,7 +303,7 @@ static int reset_producer(struct fxp_kafka *k)
             k->dr_failed = 1;
         /* Retriable: the new producer takes the messages published again. */
         k->dr_err = RD_KAFKA_RESP_ERR__PURGE_QUEUE;
-        snprintf(k->dr_errstr, sizeof k->dr_errstr, "producer failed: %s",
+        snprintf(k->dr_errstr, sizeof k->dr_errstr, "producer failed: %.200s",
                  fatal);
     }
     k->prod = new_producer(k, why, sizeof why);

@@ -107,7 +107,8 @@ int fxp__bridge_health_setup(struct fxp_bridge *br, char *errbuf, size_t errlen)
         snprintf(name, sizeof name, "store:%.56s", s->label);
         rc = fxp_health_add_dep(h, name, !s->optional, check_store, s);
         if (rc == FXP_EEXIST) { /* two URLs alike in their first bytes */
-            snprintf(name, sizeof name, "store%zu:%.50s", i + 1, s->label);
+            snprintf(name, sizeof name, "store%u:%.40s",
+                     (unsigned)(i + 1) % 1000, s->label);
             rc = fxp_health_add_dep(h, name, !s->optional, check_store, s);
         }
         if (rc != FXP_OK) {
