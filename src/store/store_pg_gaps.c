@@ -24,7 +24,6 @@
 #include "store/store_int.h"
 #include "store/store_pg_int.h"
 
-#define PAGE 8192
 
 /* Note 2. */
 #define PRESENT_SQL                                                            \
@@ -32,24 +31,13 @@
     "open <> 'NaN' AND high <> 'NaN' AND low <> 'NaN' AND close <> 'NaN' "     \
     "AND volume <> 'NaN'"
 
-static int check_tf(struct fxp_store *s, fxp_tf tf)
-{
-    struct fxp__pg *q = s->impl;
-
-    if ((unsigned)tf < FXP_TF_COUNT)
-        return FXP_OK;
-    snprintf(s->err, sizeof s->err,
-             "cannot read from '%s': unknown timeframe %d", q->name, (int)tf);
-    return FXP_EINVAL;
-}
-
 int fxp__pg_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
                      int64_t from, int64_t to, fxp_store_day_fn fn, void *ud)
 {
     struct fxp__pg_params p = {0};
     int64_t lo = fxp__pg_floor_day(from), hi, lo_us, hi_us;
     PGresult *r;
-    int rc = check_tf(s, tf);
+    int rc = fxp__pg_check_tf(s, tf);
 
     if (rc == FXP_OK)
         rc = fxp__pg_ready(s, "read from");
@@ -83,46 +71,27 @@ int fxp__pg_coverage(struct fxp_store *s, const char *symbol, fxp_tf tf,
     return FXP_OK;
 }
 
+struct present_ctx {
+    fxp_store_ts_fn fn;
+    void *ud;
+};
+
+static int present_row(void *ud, PGresult *r, int i)
+{
+    struct present_ctx *c = ud;
+    return c->fn(c->ud, fxp__pg_get_ts_ms(r, i, 0));
+}
+
 int fxp__pg_present(struct fxp_store *s, const char *symbol, fxp_tf tf,
                     int64_t from, int64_t to, fxp_store_ts_fn fn, void *ud)
 {
-    int64_t lo, hi;
-    int rc = check_tf(s, tf);
+    struct present_ctx c = {fn, ud};
 
-    if (rc == FXP_OK)
-        rc = fxp__pg_ready(s, "read from");
-    if (rc != FXP_OK || !symbol || !fxp__pg_utf8_valid(symbol) ||
-        !fxp__pg_range_us(from, to, &lo, &hi))
-        return rc;
-    for (;;) {
-        struct fxp__pg_params p = {0};
-        PGresult *r;
-        int rows;
-
-        fxp__pg_p_text(&p, symbol);
-        fxp__pg_p_text(&p, fxp_tf_name(tf));
-        fxp__pg_p_ts_us(&p, lo);
-        fxp__pg_p_ts_us(&p, hi);
-        rc = fxp__pg_exec(
-            s,
-            "SELECT ts FROM bars WHERE symbol = $1 AND "
-            "timeframe = $2 AND ts >= $3 AND ts < $4 AND " PRESENT_SQL
-            " ORDER BY ts LIMIT 8192",
-            &p, &r, "read from");
-        if (rc != FXP_OK)
-            return rc;
-        rows = PQntuples(r);
-        for (int i = 0; i < rows; i++)
-            if (fn(ud, fxp__pg_get_ts_ms(r, i, 0))) {
-                PQclear(r);
-                return FXP_OK;
-            }
-        if (rows)
-            lo = fxp__pg_get_ts_us(r, rows - 1, 0) + 1;
-        PQclear(r);
-        if (rows < PAGE)
-            return FXP_OK;
-    }
+    return fxp__pg_page_bars(s, symbol, tf, from, to,
+                             "SELECT ts FROM bars WHERE symbol = $1 AND "
+                             "timeframe = $2 AND ts >= $3 AND ts < $4 "
+                             "AND " PRESENT_SQL " ORDER BY ts LIMIT 8192",
+                             present_row, &c);
 }
 
 /* An entry the ledger cannot hold: FXP_EINVAL naming it, nothing written. */
@@ -216,7 +185,7 @@ int fxp__pg_ledger_scan(struct fxp_store *s, const char *symbol, fxp_tf tf,
     struct fxp__pg_params p = {0};
     int64_t lo = day_at_or_after(from), hi = day_at_or_after(to);
     PGresult *r;
-    int rc = check_tf(s, tf);
+    int rc = fxp__pg_check_tf(s, tf);
 
     if (rc == FXP_OK)
         rc = fxp__pg_ready(s, "read from");

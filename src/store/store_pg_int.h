@@ -273,6 +273,19 @@ int fxp__pg_write(struct fxp_store *s, const struct fxp_store_batch *b);
 
 int fxp__pg_meta_get(struct fxp_store *s, const char *key, char *val,
                      size_t len);
+/* FXP_OK for a known timeframe, else FXP_EINVAL naming it in s->err. */
+int fxp__pg_check_tf(struct fxp_store *s, fxp_tf tf);
+
+/* Called per row of a page; non-zero stops the scan. */
+typedef int (*fxp__pg_row_fn)(void *ud, PGresult *r, int i);
+
+/* Run sql (params: symbol, timeframe, ts >= from, ts < to; ordered by ts,
+ * LIMIT 8192, ts in column 0) page by page, each page continuing after the
+ * last ts of the one before, calling row for every row. */
+int fxp__pg_page_bars(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                      int64_t from, int64_t to, const char *sql,
+                      fxp__pg_row_fn row, void *ud);
+
 int fxp__pg_scan_bars(struct fxp_store *s, const char *symbol, fxp_tf tf,
                       int64_t from, int64_t to, fxp_store_bar_fn fn, void *ud);
 int fxp__pg_series(struct fxp_store *s, fxp_store_series_fn fn, void *ud);

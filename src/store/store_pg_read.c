@@ -67,7 +67,7 @@ int fxp__pg_meta_get(struct fxp_store *s, const char *key, char *val,
     return rc;
 }
 
-static int check_tf(struct fxp_store *s, fxp_tf tf)
+int fxp__pg_check_tf(struct fxp_store *s, fxp_tf tf)
 {
     struct fxp__pg *q = s->impl;
 
@@ -78,11 +78,12 @@ static int check_tf(struct fxp_store *s, fxp_tf tf)
     return FXP_EINVAL;
 }
 
-int fxp__pg_scan_bars(struct fxp_store *s, const char *symbol, fxp_tf tf,
-                      int64_t from, int64_t to, fxp_store_bar_fn fn, void *ud)
+int fxp__pg_page_bars(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                      int64_t from, int64_t to, const char *sql,
+                      fxp__pg_row_fn row, void *ud)
 {
     int64_t lo, hi;
-    int rc = check_tf(s, tf);
+    int rc = fxp__pg_check_tf(s, tf);
 
     if (rc == FXP_OK)
         rc = fxp__pg_ready(s, "read from");
@@ -98,41 +99,61 @@ int fxp__pg_scan_bars(struct fxp_store *s, const char *symbol, fxp_tf tf,
         fxp__pg_p_text(&p, fxp_tf_name(tf));
         fxp__pg_p_ts_us(&p, lo);
         fxp__pg_p_ts_us(&p, hi);
-        rc = fxp__pg_exec(s,
-                          "SELECT ts, open, high, low, close, volume, n_ticks, "
-                          "version, source FROM bars WHERE symbol = $1 AND "
-                          "timeframe = $2 AND ts >= $3 AND ts < $4 ORDER BY "
-                          "ts LIMIT 8192",
-                          &p, &r, "read from");
+        rc = fxp__pg_exec(s, sql, &p, &r, "read from");
         if (rc != FXP_OK)
             return rc;
         rows = PQntuples(r);
-        for (int i = 0; i < rows; i++) {
-            struct fxp_bar b = {
-                .ts_ms = fxp__pg_get_ts_ms(r, i, 0),
-                .open = fxp__pg_get_float8(r, i, 1),
-                .high = fxp__pg_get_float8(r, i, 2),
-                .low = fxp__pg_get_float8(r, i, 3),
-                .close = fxp__pg_get_float8(r, i, 4),
-                .volume = fxp__pg_get_float8(r, i, 5),
-                .n_ticks = (uint32_t)fxp__pg_get_int8(r, i, 6),
-                .version = fxp__pg_get_int8(r, i, 7),
-                .source = PQgetisnull(r, i, 8)
-                              ? 0
-                              : fxp__sqlite_source_parse(PQgetvalue(r, i, 8)),
-                .tf = (uint8_t)tf,
-            };
-            if (fn(ud, symbol, &b)) {
+        for (int i = 0; i < rows; i++)
+            if (row(ud, r, i)) {
                 PQclear(r);
                 return FXP_OK;
             }
-        }
         if (rows)
             lo = fxp__pg_get_ts_us(r, rows - 1, 0) + 1;
         PQclear(r);
         if (rows < PAGE)
             return FXP_OK;
     }
+}
+
+struct scan_ctx {
+    const char *symbol;
+    fxp_tf tf;
+    fxp_store_bar_fn fn;
+    void *ud;
+};
+
+static int scan_row(void *ud, PGresult *r, int i)
+{
+    struct scan_ctx *c = ud;
+    struct fxp_bar b = {
+        .ts_ms = fxp__pg_get_ts_ms(r, i, 0),
+        .open = fxp__pg_get_float8(r, i, 1),
+        .high = fxp__pg_get_float8(r, i, 2),
+        .low = fxp__pg_get_float8(r, i, 3),
+        .close = fxp__pg_get_float8(r, i, 4),
+        .volume = fxp__pg_get_float8(r, i, 5),
+        .n_ticks = (uint32_t)fxp__pg_get_int8(r, i, 6),
+        .version = fxp__pg_get_int8(r, i, 7),
+        .source = PQgetisnull(r, i, 8)
+                      ? 0
+                      : fxp__sqlite_source_parse(PQgetvalue(r, i, 8)),
+        .tf = (uint8_t)c->tf,
+    };
+    return c->fn(c->ud, c->symbol, &b);
+}
+
+int fxp__pg_scan_bars(struct fxp_store *s, const char *symbol, fxp_tf tf,
+                      int64_t from, int64_t to, fxp_store_bar_fn fn, void *ud)
+{
+    struct scan_ctx c = {symbol, tf, fn, ud};
+
+    return fxp__pg_page_bars(
+        s, symbol, tf, from, to,
+        "SELECT ts, open, high, low, close, volume, n_ticks, version, source "
+        "FROM bars WHERE symbol = $1 AND timeframe = $2 AND ts >= $3 AND "
+        "ts < $4 ORDER BY ts LIMIT 8192",
+        scan_row, &c);
 }
 
 int fxp__pg_series(struct fxp_store *s, fxp_store_series_fn fn, void *ud)
