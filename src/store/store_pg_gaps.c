@@ -24,7 +24,6 @@
 #include "store/store_int.h"
 #include "store/store_pg_int.h"
 
-
 /* Note 2. */
 #define PRESENT_SQL                                                            \
     "open > 0 AND high > 0 AND low > 0 AND close > 0 AND volume >= 0 AND "     \
